@@ -14,7 +14,7 @@ class DomainError(Exception):
 
     code = "error"
 
-    def __init__(self, message: str | Promise, *, field: str | None = None) -> None:
+    def __init__(self, message: str | Promise, field: str | None = None) -> None:
         super().__init__(message)
         self.message = message
         self.field = field
