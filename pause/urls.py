@@ -7,4 +7,5 @@ urlpatterns = [
     path("accounts/", include("allauth.urls")),
     path("i18n/setlang/", set_language, name="set_language"),
     path("", include("rooms.urls")),
+    path("", include("rooms.urls_archive")),
 ]
