@@ -5,6 +5,7 @@ see the configuration table in README.md. Production sets DJANGO_SECRET_KEY, DAT
 REDIS_URL and DJANGO_ALLOWED_HOSTS.
 """
 
+import os
 from pathlib import Path
 
 import environ
@@ -105,7 +106,8 @@ else:
             },
             # A file, not :memory:, so a daphne process started by the browser tests
             # sees the same test database.
-            "TEST": {"NAME": str(DATA_DIR / "test-pause.sqlite3")},
+            # Per process, so test runs side by side do not share one file.
+            "TEST": {"NAME": str(DATA_DIR / f"test-pause-{os.getpid()}.sqlite3")},
         }
     }
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"

@@ -5,3 +5,6 @@ from django.utils.translation import gettext_lazy as _
 class RoomsConfig(AppConfig):
     name = "rooms"
     verbose_name = _("Rooms and meetings")
+
+    def ready(self):
+        from rooms import signals  # noqa: F401

@@ -1,5 +1,338 @@
-from channels.generic.websocket import AsyncJsonWebsocketConsumer
+"""The meeting socket, ``/ws/meetings/<id>/``: transport only.
+
+It authenticates and authorizes before it joins anything or accepts, parses frames with
+``rooms.protocol``, applies the per-connection rate limit and size limit, and turns
+services' results and domain errors into frames. Rules live in ``rooms.services`` and
+``rooms.phases``; what a viewer may see lives in ``rooms.wire``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+import time
+import uuid
+from urllib.parse import parse_qs
+
+from channels.db import database_sync_to_async
+from channels.generic.websocket import AsyncWebsocketConsumer
+from django.conf import settings
+from django.utils import translation
+from pydantic import ValidationError
+
+from rooms import selectors, services, wire
+from rooms.broadcast import meeting_group
+from rooms.errors import DomainError
+from rooms.guests import guest_key_for
+from rooms.hub import encode, hub
+from rooms.presence import Entry, presence_backend
+from rooms.protocol import Sync, client_frame_adapter
+
+log = logging.getLogger(__name__)
+
+CLOSE_NOT_FOUND = 4404
+CLOSE_FORBIDDEN = 4403
+CLOSE_POLICY = 1008
+CLOSE_TOO_BIG = 1009
 
 
-class MeetingConsumer(AsyncJsonWebsocketConsumer):
-    pass
+class TokenBucket:
+    """``rate`` tokens per second, at most ``burst`` saved up."""
+
+    def __init__(self, rate: float, burst: int) -> None:
+        self.rate, self.burst = rate, burst
+        self.tokens = float(burst)
+        self.at = time.monotonic()
+
+    def take(self) -> bool:
+        now = time.monotonic()
+        self.tokens = min(self.burst, self.tokens + (now - self.at) * self.rate)
+        self.at = now
+        if self.tokens >= 1:
+            self.tokens -= 1
+            return True
+        return False
+
+
+def _field(error: ValidationError) -> tuple[str | None, str]:
+    """The field at fault (after the ``type`` discriminator) and a message naming it."""
+    first = error.errors()[0]
+    parts = [str(p) for p in first.get("loc", ())]
+    if first.get("type") in ("union_tag_invalid", "union_tag_not_found"):
+        field = "type"
+    else:
+        field = ".".join(parts[1:]) or (parts[0] if parts else None)
+    return field, f"{field or 'frame'}: {first.get('msg', 'invalid')}"
+
+
+def _language(scope) -> str:
+    user = scope.get("user")
+    if user is not None and getattr(user, "is_authenticated", False) and user.language:
+        return user.language
+    cookie = scope.get("cookies", {}).get(settings.LANGUAGE_COOKIE_NAME)
+    codes = {code for code, _ in settings.LANGUAGES}
+    if cookie in codes:
+        return cookie
+    for name, value in scope.get("headers", ()):
+        if name == b"accept-language":
+            for part in value.decode("latin-1").split(","):
+                code = part.split(";")[0].strip()[:2].lower()
+                if code in codes:
+                    return code
+    return settings.LANGUAGE_CODE
+
+
+class MeetingConsumer(AsyncWebsocketConsumer):
+    # No channel per socket: the hub subscribes once per process (rooms/hub.py).
+    channel_layer_alias = "__pause_no_layer__"
+
+    # ----------------------------------------------------------------- connect
+
+    async def connect(self) -> None:
+        self.meeting_id = int(self.scope["url_route"]["kwargs"]["meeting_id"])
+        self.ready = False
+        self.joined = False
+        self.closed = False
+        self.buffer: list[dict] = []
+        self.sent_seq = 0
+        self.lang = _language(self.scope)
+        user = self.scope.get("user")
+        guest_key = guest_key_for(self.scope.get("cookies", {}), self.meeting_id)
+        try:
+            self.participant, self.viewer = await database_sync_to_async(
+                selectors.connection_authorize
+            )(meeting_id=self.meeting_id, user=user, guest_key=guest_key)
+        except DomainError as e:
+            # Refused before accept: the handshake fails with 403, nothing was joined.
+            await self.close(code=CLOSE_FORBIDDEN if e.code == "forbidden" else CLOSE_NOT_FOUND)
+            return
+        self.user_id = self.participant.user_id
+        self.room_id = await database_sync_to_async(lambda: self.participant.meeting.room_id)()
+        self.bucket = TokenBucket(
+            settings.PAUSE_RATE_LIMIT_PER_SECOND, settings.PAUSE_RATE_LIMIT_BURST
+        )
+        self.presence_entry = Entry(
+            uuid.uuid4().hex, self.participant.pk, self.participant.display_name, self.viewer.role
+        )
+        after = self._after()
+        # Join first, then read the log: nothing committed in between can be missed.
+        await hub.join(self.meeting_id, self)
+        self.joined = True
+        await self.accept()
+        try:
+            frames, seq = await database_sync_to_async(selectors.stream_open)(
+                meeting_id=self.meeting_id,
+                participant=self.participant,
+                viewer=self.viewer,
+                after=after,
+            )
+        except Exception:
+            log.exception("stream_open failed")
+            await self.close(code=1011)
+            return
+        for frame in frames:
+            await self.send_text(encode(frame))
+        self.sent_seq = seq
+        await self._drain()
+        await presence_backend().add(self.meeting_id, self.presence_entry)
+        await self._presence_changed()
+
+    def _after(self) -> int | None:
+        query = parse_qs(self.scope.get("query_string", b"").decode("latin-1"))
+        raw = query.get("after", [None])[0]
+        if raw is None or raw == "":
+            return None
+        try:
+            value = int(raw)
+        except ValueError:
+            return -1  # unknown cursor: gets resync
+        return value if value >= 0 else -1
+
+    async def _presence_changed(self) -> None:
+        layer = hub.layer
+        if layer is None:
+            return
+        with contextlib.suppress(Exception):
+            await layer.group_send(
+                meeting_group(self.meeting_id),
+                {"type": "meeting.presence", "meeting_id": self.meeting_id},
+            )
+
+    async def disconnect(self, code) -> None:
+        self.closed = True
+        if not getattr(self, "joined", False):
+            return
+        self.joined = False
+        await hub.leave(self.meeting_id, self)
+        with contextlib.suppress(Exception):
+            await presence_backend().remove(self.meeting_id, self.presence_entry)
+        await self._presence_changed()
+
+    # ----------------------------------------------------------------- server → client
+
+    async def send_text(self, text: str) -> None:
+        if self.closed:
+            return
+        try:
+            await self.send(text_data=text)
+        except Exception:
+            self.closed = True
+
+    async def close_with(self, reason: str) -> None:
+        if self.closed:
+            return
+        await self.send_text(encode({"type": "closing", "reason": reason}))
+        self.closed = True
+        with contextlib.suppress(Exception):
+            await self.close(code=CLOSE_POLICY)
+
+    async def deliver(self, event: dict, cache: dict) -> None:
+        """Called by the hub for each event of this meeting, in seq order."""
+        if not self.ready:
+            self.buffer.append(event)
+            return
+        seq = event["seq"]
+        if seq <= self.sent_seq:
+            return
+        if seq > self.sent_seq + 1:
+            # Missed events (the layer drops when full): read them from the log.
+            self.ready = False
+            self.buffer.append(event)
+            asyncio.get_running_loop().create_task(self._catch_up())
+            return
+        await self._send_event(event, cache)
+
+    async def _send_event(self, event: dict, cache: dict) -> None:
+        key = wire.view_key(event["name"], event["data"], event["actor"], self.viewer)
+        text = cache.get(key)
+        if text is None:
+            text = cache[key] = encode(wire.event_frame(event, self.viewer))
+        await self.send_text(text)
+        self.sent_seq = event["seq"]
+        if (
+            event["name"] == "participant.updated"
+            and event["data"]["id"] == self.participant.pk
+            and event["data"]["removed"]
+        ):
+            await self.close_with("removed")
+
+    async def _catch_up(self) -> None:
+        try:
+            frames = await database_sync_to_async(selectors.events_after)(
+                meeting_id=self.meeting_id, after=self.sent_seq, viewer=self.viewer
+            )
+            for frame in frames:
+                if frame["seq"] == self.sent_seq + 1:
+                    await self.send_text(encode(frame))
+                    self.sent_seq = frame["seq"]
+        except Exception:
+            log.exception("catch-up failed")
+        await self._drain()
+
+    async def _drain(self) -> None:
+        """Send what arrived while the log was read, then go live."""
+        while self.buffer:
+            pending, self.buffer = sorted(self.buffer, key=lambda e: e["seq"]), []
+            for event in pending:
+                if event["seq"] == self.sent_seq + 1:
+                    await self._send_event(event, {})
+                elif event["seq"] > self.sent_seq + 1:
+                    self.buffer = [e for e in pending if e["seq"] > self.sent_seq]
+                    await self._catch_up_now()
+                    break
+        self.ready = True
+
+    async def _catch_up_now(self) -> None:
+        frames = await database_sync_to_async(selectors.events_after)(
+            meeting_id=self.meeting_id, after=self.sent_seq, viewer=self.viewer
+        )
+        for frame in frames:
+            if frame["seq"] == self.sent_seq + 1:
+                await self.send_text(encode(frame))
+                self.sent_seq = frame["seq"]
+
+    # ----------------------------------------------------------------- client → server
+
+    async def _error(self, code: str, message: str, ref=None, field=None) -> None:
+        await self.send_text(
+            encode({"type": "error", "ref": ref, "code": code, "message": message, "field": field})
+        )
+
+    async def receive(self, text_data=None, bytes_data=None) -> None:
+        if text_data is None:
+            await self._error("invalid", "frames are JSON text, not binary")
+            return
+        if len(text_data) > settings.PAUSE_WS_MAX_FRAME_BYTES or (
+            len(text_data.encode("utf-8", "surrogatepass")) > settings.PAUSE_WS_MAX_FRAME_BYTES
+        ):
+            await self._error("too_large", "frame larger than 64 KiB")
+            return
+        try:
+            raw = json.loads(text_data)
+        except (ValueError, RecursionError):
+            await self._error("invalid", "frame: not valid JSON")
+            return
+        ref = raw.get("ref") if isinstance(raw, dict) and isinstance(raw.get("ref"), str) else None
+        ref = ref if ref and len(ref) <= 64 else None
+        try:
+            frame = client_frame_adapter.validate_python(raw)
+        except ValidationError as e:
+            field, message = _field(e)
+            await self._error("invalid", message, ref, field)
+            return
+        except (ValueError, RecursionError):
+            await self._error("invalid", "frame: invalid", ref)
+            return
+        if not self.bucket.take():
+            with translation.override(self.lang):
+                message = str(translation.gettext("Slow down: too many actions at once."))
+            await self._error("rate_limited", message, ref)
+            return
+        if isinstance(frame, Sync):
+            await self._resync("requested")
+            return
+        await self._command(frame)
+
+    async def _command(self, frame) -> None:
+        def run():
+            with translation.override(self.lang):
+                try:
+                    outcome = services.command_execute(actor=self.participant, command=frame)
+                except DomainError as e:
+                    return {
+                        "type": "error",
+                        "ref": frame.ref,
+                        "code": e.code,
+                        "message": str(e.message),
+                        "field": e.field,
+                    }
+                return {
+                    "type": "ack",
+                    "ref": frame.ref,
+                    "seq": outcome.seq,
+                    "result": outcome.result,
+                }
+
+        try:
+            reply = await database_sync_to_async(run)()
+        except Exception:
+            log.exception("command %s failed", frame.type)
+            reply = {
+                "type": "error",
+                "ref": frame.ref,
+                "code": "conflict",
+                "message": "The server could not complete this command; try again.",
+                "field": None,
+            }
+        await self.send_text(encode(reply))
+
+    async def _resync(self, reason: str) -> None:
+        self.ready = False
+        frame, seq = await database_sync_to_async(selectors.resync_frame)(
+            meeting_id=self.meeting_id, viewer=self.viewer, reason=reason
+        )
+        await self.send_text(encode(frame))
+        self.sent_seq = seq
+        await self._drain()

@@ -36,7 +36,9 @@ def _text(max_length: int, min_length: int = 1):
     ]
 
 
-Ref = Annotated[str, StringConstraints(min_length=1, max_length=REF_MAX, pattern=r"^[A-Za-z0-9_.:-]+$")]
+Ref = Annotated[
+    str, StringConstraints(min_length=1, max_length=REF_MAX, pattern=r"^[A-Za-z0-9_.:-]+$")
+]
 Id = Annotated[int, Field(ge=1, le=2**53)]
 Emoji = Literal[EMOJIS]  # type: ignore[valid-type]
 Seconds = Annotated[int, Field(ge=1, le=4 * 3600)]
@@ -62,14 +64,9 @@ class Frame(BaseModel):
 
 
 class Command(Frame):
-    ref: Ref = Field(description="Client-made id; a retry with the same ref is answered, not redone.")
-
-
-class Hello(Frame):
-    """Optional first frame: resume after the last applied ``seq`` (same as ``?after=N``)."""
-
-    type: Literal["hello"]
-    after: Annotated[int, Field(ge=0)] | None = None
+    ref: Ref = Field(
+        description="Client-made id; a retry with the same ref is answered, not redone."
+    )
 
 
 class Sync(Frame):
@@ -310,10 +307,11 @@ COMMANDS: tuple[type[Command], ...] = (
     TakeawayPost,
 )
 COMMAND_TYPES: dict[str, type[Command]] = {
-    c.model_fields["type"].annotation.__args__[0]: c for c in COMMANDS  # type: ignore[union-attr]
+    c.model_fields["type"].annotation.__args__[0]: c
+    for c in COMMANDS  # type: ignore[union-attr]
 }
 
-ClientFrame = Annotated[Union[Hello, Sync, *COMMANDS], Field(discriminator="type")]  # type: ignore[valid-type]
+ClientFrame = Annotated[Union[Sync, *COMMANDS], Field(discriminator="type")]  # type: ignore[valid-type]
 client_frame_adapter: TypeAdapter = TypeAdapter(ClientFrame)
 
 
@@ -538,9 +536,10 @@ class Welcome(Frame):
     type: Literal["welcome"]
     protocol: int = PROTOCOL_VERSION
     you: You
-    seq: int = Field(description="the snapshot is the state after this seq")
+    seq: int = Field(description="the state after this seq: the snapshot's, or the resume cursor")
     server_time: datetime
-    snapshot: Snapshot
+    resumed: bool = Field(description="true: snapshot is null and the events after seq follow")
+    snapshot: Snapshot | None
 
 
 class Resync(Frame):
@@ -570,7 +569,7 @@ def _event_frame(name: str, data: type[Frame]) -> type[Frame]:
 
 
 EVENT_FRAMES = {name: _event_frame(name, data) for name, data in EVENT_DATA.items()}
-EventFrame = Annotated[Union[tuple(EVENT_FRAMES.values())], Field(discriminator="name")]  # type: ignore[valid-type]
+EventFrame = Annotated[Union[tuple(EVENT_FRAMES.values())], Field(discriminator="name")]  # noqa: UP007  # type: ignore[valid-type]
 
 
 class Ack(Frame):
@@ -606,7 +605,7 @@ class Closing(Frame):
     reason: Literal["logged_out", "removed", "slow_consumer", "meeting_deleted", "forbidden"]
 
 
-ServerFrame = Union[Welcome, Resync, EventFrame, Ack, Error, Presence, Closing]  # type: ignore[valid-type]
+ServerFrame = Union[Welcome, Resync, EventFrame, Ack, Error, Presence, Closing]  # noqa: UP007  # type: ignore[valid-type]
 server_frame_adapter: TypeAdapter = TypeAdapter(ServerFrame)
 
 

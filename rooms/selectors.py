@@ -1,0 +1,124 @@
+"""Reads of the live side, per viewer: who may connect, and what they receive first."""
+
+from __future__ import annotations
+
+from django.conf import settings
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from rooms import services, wire
+from rooms.errors import Forbidden, NotFound
+from rooms.models import Meeting, MeetingEvent, Membership, Participant
+
+
+def connection_authorize(*, meeting_id: int, user, guest_key) -> tuple[Participant, wire.Viewer]:
+    """The participant a socket acts as, or ``NotFound`` (never reveal that a meeting of a
+    room you are not in exists)."""
+    meeting = Meeting.objects.select_related("room").filter(pk=meeting_id).first()
+    if meeting is None:
+        raise NotFound(_("This meeting does not exist."))
+    if user is not None and user.is_authenticated:
+        role = (
+            Membership.objects.filter(room_id=meeting.room_id, user=user)
+            .values_list("role", flat=True)
+            .first()
+        )
+        if role is None:
+            raise NotFound(_("This meeting does not exist."))
+        participant = services.participant_join(meeting=meeting, user=user)
+    elif guest_key is not None and meeting.room.allow_guests:
+        participant = Participant.objects.filter(meeting=meeting, guest_key=guest_key).first()
+        if participant is None:
+            raise NotFound(_("This meeting does not exist."))
+        role = "guest"
+    else:
+        raise NotFound(_("This meeting does not exist."))
+    if participant.removed:
+        raise Forbidden(_("You were removed from this meeting."))
+    return participant, wire.Viewer(participant.pk, role, participant.user_id)
+
+
+def _you(participant: Participant, viewer: wire.Viewer) -> dict:
+    return {
+        "participant_id": participant.pk,
+        "name": participant.display_name,
+        "role": viewer.role,
+        "facilitator": viewer.facilitator,
+        "muted": participant.muted,
+    }
+
+
+def _now() -> str:
+    return wire.iso(timezone.now())
+
+
+def resync_frame(*, meeting_id: int, viewer: wire.Viewer, reason: str) -> tuple[dict, int]:
+    snapshot, seq = wire.snapshot_for(meeting_id, viewer)
+    return (
+        {
+            "type": "resync",
+            "reason": reason,
+            "seq": seq,
+            "server_time": _now(),
+            "snapshot": snapshot,
+        },
+        seq,
+    )
+
+
+def stream_open(
+    *, meeting_id: int, participant: Participant, viewer: wire.Viewer, after: int | None
+) -> tuple[list[dict], int]:
+    """The first frames of a socket and the seq they bring it to: ``welcome`` with a
+    snapshot; or, resuming after ``after``, ``welcome`` and the missed events; or, for a
+    cursor the log cannot serve, ``welcome`` and ``resync``."""
+    participant.refresh_from_db(fields=["muted", "display_name"])
+    you = _you(participant, viewer)
+    if after is None:
+        snapshot, seq = wire.snapshot_for(meeting_id, viewer)
+        welcome = {
+            "type": "welcome",
+            "you": you,
+            "seq": seq,
+            "server_time": _now(),
+            "resumed": False,
+            "snapshot": snapshot,
+        }
+        return [welcome], seq
+    last_seq = Meeting.objects.values_list("last_seq", flat=True).get(pk=meeting_id)
+    reason = None
+    if after > last_seq:
+        reason = "cursor_unknown"
+    elif last_seq - after > settings.PAUSE_EVENT_RETENTION:
+        reason = "cursor_too_old"
+    events = []
+    if reason is None:
+        events = [
+            wire.render_event(e, viewer)
+            for e in MeetingEvent.objects.filter(meeting_id=meeting_id, seq__gt=after).order_by(
+                "seq"
+            )
+        ]
+        expected = list(range(after + 1, after + 1 + len(events)))
+        if [e["seq"] for e in events] != expected:
+            reason = "cursor_too_old"  # the log was pruned below the cursor
+    welcome = {
+        "type": "welcome",
+        "you": you,
+        "seq": after if reason is None else last_seq,
+        "server_time": _now(),
+        "resumed": reason is None,
+        "snapshot": None,
+    }
+    if reason is not None:
+        frame, seq = resync_frame(meeting_id=meeting_id, viewer=viewer, reason=reason)
+        welcome["seq"] = seq
+        return [welcome, frame], seq
+    return [welcome, *events], events[-1]["seq"] if events else after
+
+
+def events_after(*, meeting_id: int, after: int, viewer: wire.Viewer) -> list[dict]:
+    return [
+        wire.render_event(e, viewer)
+        for e in MeetingEvent.objects.filter(meeting_id=meeting_id, seq__gt=after).order_by("seq")
+    ]

@@ -1,0 +1,830 @@
+"""Every write to a meeting's content: one service call = one transaction = its events.
+
+Each service runs under ``@meeting_command``, which opens the transaction, locks the
+meeting row, re-reads the actor, checks the phase rules (``rooms.phases.check``),
+answers a repeated ``ref`` with the stored result instead of writing twice, saves the
+events with consecutive ``seq`` numbers and registers their broadcast with
+``transaction.on_commit``. The consumer, HTTP views, the admin and management commands
+all call these functions.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import functools
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from django.db import IntegrityError, transaction
+from django.db.models import Count, Max
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from rooms import broadcast, phases, wire
+from rooms.errors import Conflict, Forbidden, Invalid, NotFound, WrongPhase
+from rooms.limits import EMOJIS
+from rooms.models import (
+    Action,
+    ActionStatus,
+    Anonymity,
+    Challenge,
+    ChallengeStatus,
+    Cluster,
+    CommandReceipt,
+    Idea,
+    IdeaKind,
+    Meeting,
+    MeetingEvent,
+    MeetingState,
+    Membership,
+    Participant,
+    Reaction,
+    Reply,
+    Takeaway,
+    Vote,
+)
+
+
+@dataclass
+class Outcome:
+    """What a command did: the seq of its last event (None if it wrote none) and a result."""
+
+    seq: int | None
+    result: dict = field(default_factory=dict)
+    replayed: bool = False
+
+    def as_receipt(self) -> dict:
+        return {"seq": self.seq, "result": self.result}
+
+
+@dataclass
+class Ctx:
+    """The state a service works on, inside its transaction, with the meeting locked."""
+
+    meeting: Meeting
+    actor: Participant
+    role: str
+    events: list[MeetingEvent] = field(default_factory=list)
+    dirty: set[str] = field(default_factory=set)
+
+    @property
+    def facilitator(self) -> bool:
+        return self.role in ("owner", "facilitator")
+
+    def emit(self, name: str, data: dict) -> MeetingEvent:
+        self.meeting.last_seq += 1
+        self.dirty.add("last_seq")
+        event = MeetingEvent.objects.create(
+            meeting=self.meeting,
+            seq=self.meeting.last_seq,
+            name=name,
+            actor=self.actor,
+            data=data,
+            at=timezone.now(),
+        )
+        self.events.append(event)
+        return event
+
+    def touch(self, *fields: str) -> None:
+        """Mark meeting fields changed; they are saved with ``last_seq`` at the end."""
+        self.dirty.update(fields)
+
+    def emit_meeting(self, name: str) -> MeetingEvent:
+        return self.emit(name, wire.meeting_data(self.meeting))
+
+
+def _lock_meeting(meeting_id: int) -> Meeting:
+    try:
+        return Meeting.objects.select_for_update().get(pk=meeting_id)
+    except Meeting.DoesNotExist:
+        raise NotFound(_("This meeting does not exist.")) from None
+
+
+def _role(meeting: Meeting, actor: Participant) -> str:
+    if actor.user_id is None:
+        return "guest"
+    role = (
+        Membership.objects.filter(room_id=meeting.room_id, user_id=actor.user_id)
+        .values_list("role", flat=True)
+        .first()
+    )
+    if role is None:
+        raise Forbidden(_("You are no longer a member of this room."))
+    return role
+
+
+def _stored(actor_id: int, ref: str | None) -> Outcome | None:
+    if not ref:
+        return None
+    receipt = CommandReceipt.objects.filter(participant_id=actor_id, ref=ref).first()
+    if receipt is None:
+        return None
+    return Outcome(receipt.result["seq"], receipt.result["result"], replayed=True)
+
+
+def meeting_command(name: str, *, check: bool = True) -> Callable:
+    """Run a service as the command ``name``: transaction, lock, rules, ref, events."""
+
+    def decorate(fn: Callable) -> Callable:
+        @functools.wraps(fn)
+        def run(*, actor: Participant, ref: str | None = None, **kwargs) -> Outcome:
+            done = _stored(actor.pk, ref)
+            if done is not None:
+                return done
+            try:
+                with transaction.atomic():
+                    meeting = _lock_meeting(actor.meeting_id)
+                    # A second socket of the same participant may have written this ref
+                    # while this one waited for the lock.
+                    done = _stored(actor.pk, ref)
+                    if done is not None:
+                        return done
+                    fresh = Participant.objects.get(pk=actor.pk)
+                    if fresh.removed:
+                        raise Forbidden(_("You were removed from this meeting."))
+                    ctx = Ctx(meeting=meeting, actor=fresh, role=_role(meeting, fresh))
+                    if check:
+                        phases.check(
+                            fmt=meeting.format,
+                            state=meeting.state,
+                            phase=meeting.phase,
+                            locked=meeting.locked,
+                            role=ctx.role,
+                            muted=fresh.muted,
+                            command=name,
+                            kind=kwargs.get("kind"),
+                        )
+                    result = fn(ctx, **kwargs) or {}
+                    if ctx.dirty:
+                        meeting.save(update_fields=sorted(ctx.dirty))
+                    outcome = Outcome(meeting.last_seq if ctx.events else None, result)
+                    if ref:
+                        CommandReceipt.objects.create(
+                            participant=fresh, ref=ref, result=outcome.as_receipt()
+                        )
+                    broadcast.on_commit_publish(meeting.pk, ctx.events)
+                    return outcome
+            except IntegrityError:
+                # The unique (participant, ref) constraint: another transaction won the race.
+                done = _stored(actor.pk, ref)
+                if done is not None:
+                    return done
+                raise
+
+        run.command = name  # type: ignore[attr-defined]
+        return run
+
+    return decorate
+
+
+# --------------------------------------------------------------------------- participants
+
+
+def participant_join(
+    *, meeting: Meeting, user=None, guest_key=None, display_name: str | None = None
+) -> Participant:
+    """The participant of ``user`` (a room member) or of a guest in ``meeting``, created on
+    first join with a ``participant.joined`` event."""
+    lookup = {"user": user} if user is not None else {"guest_key": guest_key}
+    if user is None and guest_key is None:
+        raise Invalid(_("A participant is a user or a guest."))
+    existing = Participant.objects.filter(meeting=meeting, **lookup).first()
+    if existing is not None:
+        return existing
+    name = display_name or (user.public_name if user is not None else _("Guest"))
+    with transaction.atomic():
+        locked = _lock_meeting(meeting.pk)
+        existing = Participant.objects.filter(meeting=locked, **lookup).first()
+        if existing is not None:
+            return existing
+        p = Participant.objects.create(meeting=locked, display_name=name[:60], **lookup)
+        ctx = Ctx(meeting=locked, actor=p, role=_role(locked, p))
+        ctx.emit("participant.joined", wire.participant_data(p, ctx.role))
+        locked.save(update_fields=["last_seq"])
+        broadcast.on_commit_publish(locked.pk, ctx.events)
+    return p
+
+
+# --------------------------------------------------------------------------- lookups
+
+
+def _challenge(ctx: Ctx, challenge_id: int) -> Challenge:
+    c = (
+        Challenge.objects.select_related("owner")
+        .filter(pk=challenge_id, meeting=ctx.meeting)
+        .first()
+    )
+    if c is None:
+        raise NotFound(_("This challenge does not exist."), "challenge_id")
+    return c
+
+
+def _idea(ctx: Ctx, idea_id: int, *, include_removed: bool = False) -> Idea:
+    i = Idea.objects.select_related("author").filter(pk=idea_id, meeting=ctx.meeting).first()
+    if i is None or (i.removed and not include_removed):
+        raise NotFound(_("This idea does not exist."), "idea_id")
+    if i.hidden and i.author_id != ctx.actor.pk and not ctx.facilitator:
+        raise NotFound(_("This idea does not exist."), "idea_id")
+    return i
+
+
+def _owner_or_facilitator(ctx: Ctx, owner_id: int, message: str) -> None:
+    if owner_id != ctx.actor.pk and not ctx.facilitator:
+        raise Forbidden(message)
+
+
+def _require_active(challenge: Challenge) -> None:
+    if challenge.status != ChallengeStatus.ACTIVE:
+        raise Conflict(_("This challenge was withdrawn."), "challenge_id")
+
+
+def _idea_full(idea: Idea) -> dict:
+    votes = idea.votes.count()
+    reactions = dict(
+        idea.reactions.values("emoji").annotate(n=Count("id")).values_list("emoji", "n").order_by()
+    )
+    replies = list(idea.replies.select_related("author").order_by("id"))
+    return wire.idea_data(idea, votes=votes, reactions=reactions, replies=replies)
+
+
+# --------------------------------------------------------------------------- meeting
+
+
+@meeting_command("meeting.start")
+def meeting_start(ctx: Ctx) -> dict:
+    m = ctx.meeting
+    m.state = MeetingState.LIVE
+    m.started_at = timezone.now()
+    m.phase = "lobby"
+    ctx.touch("state", "started_at", "phase")
+    ctx.emit_meeting("meeting.started")
+    return {}
+
+
+@meeting_command("meeting.end")
+def meeting_end(ctx: Ctx) -> dict:
+    from rooms.summaries import summary_build
+
+    m = ctx.meeting
+    m.state = MeetingState.ENDED
+    m.ended_at = timezone.now()
+    m.timer_ends_at = None
+    m.timer_remaining_ms = None
+    ctx.touch("state", "ended_at", "timer_ends_at", "timer_remaining_ms")
+    ctx.emit_meeting("meeting.ended")
+    m.save(update_fields=sorted(ctx.dirty))
+    summary_build(meeting=m)
+    return {}
+
+
+@meeting_command("meeting.settings")
+def meeting_settings(ctx: Ctx, *, anonymity=None, vote_budget=None, hide_until_reveal=None):
+    m = ctx.meeting
+    if anonymity is not None:
+        if anonymity not in Anonymity.values:
+            raise Invalid(_("Unknown anonymity setting."), "anonymity")
+        m.anonymity = anonymity
+        ctx.touch("anonymity")
+    if vote_budget is not None:
+        m.vote_budget = vote_budget
+        ctx.touch("vote_budget")
+    if hide_until_reveal is not None:
+        m.hide_until_reveal = hide_until_reveal
+        ctx.touch("hide_until_reveal")
+    ctx.emit_meeting("settings.changed")
+    return {}
+
+
+# --------------------------------------------------------------------------- phases and timer
+
+
+def _active_challenge_ids(meeting: Meeting) -> list[int]:
+    return list(
+        meeting.challenges.filter(status=ChallengeStatus.ACTIVE)
+        .order_by("position", "id")
+        .values_list("id", flat=True)
+    )
+
+
+def _go(ctx: Ctx, phase: str, challenge_id: int | None) -> dict:
+    m = ctx.meeting
+    if phase not in phases.phases_for(m.format):
+        raise Invalid(_("This phase does not exist in this format."), "phase")
+    if m.format == "hot-seat" and phase in phases.HOT_SEAT_STEPS:
+        ids = _active_challenge_ids(m)
+        if challenge_id is None:
+            challenge_id = m.active_challenge_id if m.active_challenge_id in ids else None
+            challenge_id = challenge_id or (ids[0] if ids else None)
+        if challenge_id is None:
+            raise Conflict(_("Add a challenge to the agenda first."), "challenge_id")
+        if challenge_id not in ids:
+            raise NotFound(_("This challenge is not on the agenda."), "challenge_id")
+    elif challenge_id is not None:
+        _require_active(_challenge(ctx, challenge_id))
+    m.phase = phase
+    m.active_challenge_id = challenge_id
+    m.timer_ends_at = None
+    m.timer_remaining_ms = None
+    ctx.touch("phase", "active_challenge", "timer_ends_at", "timer_remaining_ms")
+    ctx.emit_meeting("phase.changed")
+    return {"phase": phase, "challenge_id": challenge_id}
+
+
+@meeting_command("phase.set")
+def phase_set(ctx: Ctx, *, phase: str, challenge_id: int | None = None) -> dict:
+    return _go(ctx, phase, challenge_id)
+
+
+def _step(ctx: Ctx, delta: int) -> dict:
+    m = ctx.meeting
+    phase, challenge_id = phases.step(
+        fmt=m.format,
+        phase=m.phase,
+        challenge_id=m.active_challenge_id,
+        challenge_ids=_active_challenge_ids(m),
+        delta=delta,
+    )
+    return _go(ctx, phase, challenge_id)
+
+
+@meeting_command("phase.next")
+def phase_next(ctx: Ctx) -> dict:
+    return _step(ctx, +1)
+
+
+@meeting_command("phase.prev")
+def phase_prev(ctx: Ctx) -> dict:
+    return _step(ctx, -1)
+
+
+def _timer_changed(ctx: Ctx) -> dict:
+    ctx.touch("timer_ends_at", "timer_remaining_ms")
+    ctx.emit_meeting("timer.changed")
+    m = ctx.meeting
+    return {"ends_at": wire.iso(m.timer_ends_at), "remaining_ms": m.timer_remaining_ms}
+
+
+@meeting_command("timer.start")
+def timer_start(ctx: Ctx, *, seconds: int) -> dict:
+    ctx.meeting.timer_ends_at = timezone.now() + dt.timedelta(seconds=seconds)
+    ctx.meeting.timer_remaining_ms = None
+    return _timer_changed(ctx)
+
+
+@meeting_command("timer.pause")
+def timer_pause(ctx: Ctx) -> dict:
+    m = ctx.meeting
+    if m.timer_ends_at is None:
+        raise Conflict(_("The timer is not running."))
+    left = m.timer_ends_at - timezone.now()
+    m.timer_remaining_ms = max(0, int(left.total_seconds() * 1000))
+    m.timer_ends_at = None
+    return _timer_changed(ctx)
+
+
+@meeting_command("timer.resume")
+def timer_resume(ctx: Ctx) -> dict:
+    m = ctx.meeting
+    if m.timer_remaining_ms is None:
+        raise Conflict(_("The timer is not paused."))
+    m.timer_ends_at = timezone.now() + dt.timedelta(milliseconds=m.timer_remaining_ms)
+    m.timer_remaining_ms = None
+    return _timer_changed(ctx)
+
+
+@meeting_command("timer.add")
+def timer_add(ctx: Ctx, *, seconds: int) -> dict:
+    m = ctx.meeting
+    if m.timer_ends_at is not None:
+        m.timer_ends_at = max(m.timer_ends_at, timezone.now()) + dt.timedelta(seconds=seconds)
+    elif m.timer_remaining_ms is not None:
+        m.timer_remaining_ms += seconds * 1000
+    else:
+        raise Conflict(_("The timer is not set."))
+    return _timer_changed(ctx)
+
+
+@meeting_command("timer.clear")
+def timer_clear(ctx: Ctx) -> dict:
+    ctx.meeting.timer_ends_at = None
+    ctx.meeting.timer_remaining_ms = None
+    return _timer_changed(ctx)
+
+
+@meeting_command("board.lock")
+def board_lock(ctx: Ctx, *, locked: bool) -> dict:
+    ctx.meeting.locked = locked
+    ctx.touch("locked")
+    ctx.emit_meeting("board.locked")
+    return {}
+
+
+@meeting_command("idea.spotlight")
+def idea_spotlight(ctx: Ctx, *, idea_id: int | None) -> dict:
+    if idea_id is not None:
+        idea = _idea(ctx, idea_id)
+        if idea.hidden:
+            raise Conflict(_("Reveal the ideas before putting one in the spotlight."), "idea_id")
+    ctx.meeting.spotlight_idea_id = idea_id
+    ctx.touch("spotlight_idea")
+    ctx.emit_meeting("idea.spotlighted")
+    return {}
+
+
+# --------------------------------------------------------------------------- challenges
+
+
+@meeting_command("challenge.post")
+def challenge_post(ctx: Ctx, *, title: str, context: str = "", ask: str = "") -> dict:
+    last = ctx.meeting.challenges.aggregate(p=Max("position"))["p"]
+    c = Challenge.objects.create(
+        meeting=ctx.meeting,
+        owner=ctx.actor,
+        title=title,
+        context=context,
+        ask=ask,
+        position=0 if last is None else last + 1,
+    )
+    ctx.emit("challenge.posted", wire.challenge_data(c))
+    return {"id": c.pk}
+
+
+@meeting_command("challenge.edit")
+def challenge_edit(ctx: Ctx, *, challenge_id: int, title=None, context=None, ask=None) -> dict:
+    c = _challenge(ctx, challenge_id)
+    _owner_or_facilitator(ctx, c.owner_id, _("Only its owner or a facilitator can edit it."))
+    _require_active(c)
+    changed = []
+    for name, value in (("title", title), ("context", context), ("ask", ask)):
+        if value is not None:
+            setattr(c, name, value)
+            changed.append(name)
+    if not changed:
+        raise Invalid(_("Nothing to change."))
+    c.save(update_fields=changed)
+    ctx.emit("challenge.edited", wire.challenge_data(c))
+    return {"id": c.pk}
+
+
+@meeting_command("challenge.withdraw")
+def challenge_withdraw(ctx: Ctx, *, challenge_id: int) -> dict:
+    c = _challenge(ctx, challenge_id)
+    _owner_or_facilitator(ctx, c.owner_id, _("Only its owner or a facilitator can withdraw it."))
+    _require_active(c)
+    c.status = ChallengeStatus.WITHDRAWN
+    c.save(update_fields=["status"])
+    ctx.emit("challenge.withdrawn", wire.challenge_data(c))
+    return {"id": c.pk}
+
+
+@meeting_command("challenge.reorder")
+def challenge_reorder(ctx: Ctx, *, challenge_ids: list[int]) -> dict:
+    existing = set(ctx.meeting.challenges.values_list("id", flat=True))
+    if len(set(challenge_ids)) != len(challenge_ids) or set(challenge_ids) != existing:
+        raise Invalid(_("Give every challenge of the meeting exactly once."), "challenge_ids")
+    for position, cid in enumerate(challenge_ids):
+        Challenge.objects.filter(pk=cid).update(position=position)
+    ctx.emit("challenge.reordered", {"challenge_ids": list(challenge_ids)})
+    return {}
+
+
+# --------------------------------------------------------------------------- ideas
+
+
+def _anonymous(ctx: Ctx, requested: bool) -> bool:
+    if ctx.meeting.anonymity == Anonymity.ALWAYS:
+        return True
+    if ctx.meeting.anonymity == Anonymity.OFF:
+        return False
+    return requested
+
+
+@meeting_command("idea.post")
+def idea_post(
+    ctx: Ctx, *, challenge_id: int, text: str, kind: str = IdeaKind.IDEA, anonymous=False
+) -> dict:
+    c = _challenge(ctx, challenge_id)
+    _require_active(c)
+    m = ctx.meeting
+    if m.format == "hot-seat" and m.active_challenge_id != c.pk:
+        raise WrongPhase(_("Only the challenge in the hot seat takes ideas now."), "challenge_id")
+    idea = Idea.objects.create(
+        meeting=m,
+        challenge=c,
+        author=ctx.actor,
+        kind=kind,
+        text=text,
+        anonymous=_anonymous(ctx, anonymous),
+        hidden=m.hide_until_reveal and kind == IdeaKind.IDEA,
+    )
+    ctx.emit("idea.posted", wire.idea_data(idea))
+    return {"id": idea.pk}
+
+
+@meeting_command("idea.edit")
+def idea_edit(ctx: Ctx, *, idea_id: int, text: str) -> dict:
+    idea = _idea(ctx, idea_id)
+    _owner_or_facilitator(ctx, idea.author_id, _("Only its author or a facilitator can edit it."))
+    idea.text = text
+    idea.edited_at = timezone.now()
+    idea.save(update_fields=["text", "edited_at"])
+    ctx.emit("idea.edited", _idea_full(idea))
+    return {"id": idea.pk}
+
+
+@meeting_command("idea.delete")
+def idea_delete(ctx: Ctx, *, idea_id: int) -> dict:
+    idea = _idea(ctx, idea_id)
+    _owner_or_facilitator(ctx, idea.author_id, _("Only its author or a facilitator can delete it."))
+    idea.delete()
+    ctx.emit("idea.deleted", {"idea_id": idea_id})
+    return {"id": idea_id}
+
+
+@meeting_command("idea.remove")
+def idea_remove(ctx: Ctx, *, idea_id: int, reason: str = "") -> dict:
+    idea = _idea(ctx, idea_id)
+    idea.removed = True
+    idea.removed_reason = reason
+    idea.save(update_fields=["removed", "removed_reason"])
+    if ctx.meeting.spotlight_idea_id == idea.pk:
+        ctx.meeting.spotlight_idea_id = None
+        ctx.touch("spotlight_idea")
+        ctx.emit_meeting("idea.spotlighted")
+    ctx.emit("idea.removed", {"idea_id": idea.pk, "reason": reason, "author_id": idea.author_id})
+    return {"id": idea.pk}
+
+
+@meeting_command("ideas.reveal")
+def ideas_reveal(ctx: Ctx, *, challenge_id: int) -> dict:
+    c = _challenge(ctx, challenge_id)
+    hidden = list(Idea.objects.select_related("author").filter(challenge=c, hidden=True))
+    if not hidden:
+        raise Conflict(_("There is nothing hidden to reveal."), "challenge_id")
+    Idea.objects.filter(pk__in=[i.pk for i in hidden]).update(hidden=False)
+    ctx.emit(
+        "ideas.revealed",
+        {
+            "challenge_id": c.pk,
+            "ideas": [
+                {
+                    "id": i.pk,
+                    "text": i.text,
+                    "author": wire.author(i.author),
+                    "anonymous": i.anonymous,
+                }
+                for i in hidden
+            ],
+        },
+    )
+    return {"revealed": len(hidden)}
+
+
+@meeting_command("reply.post")
+def reply_post(ctx: Ctx, *, idea_id: int, text: str, anonymous: bool = False) -> dict:
+    idea = _idea(ctx, idea_id)
+    if idea.hidden:
+        raise WrongPhase(_("Wait for the reveal to build on this idea."), "idea_id")
+    reply = Reply.objects.create(
+        idea=idea, author=ctx.actor, text=text, anonymous=_anonymous(ctx, anonymous)
+    )
+    ctx.emit("reply.posted", wire.reply_data(reply))
+    return {"id": reply.pk}
+
+
+# --------------------------------------------------------------------------- votes, reactions
+
+
+@meeting_command("vote.cast")
+def vote_cast(ctx: Ctx, *, idea_id: int) -> dict:
+    idea = _idea(ctx, idea_id)
+    if idea.kind != IdeaKind.IDEA or idea.hidden:
+        raise Conflict(_("Only revealed ideas take votes."), "idea_id")
+    if Vote.objects.filter(idea=idea, participant=ctx.actor).exists():
+        raise Conflict(_("You already voted for this idea."), "idea_id")
+    used = Vote.objects.filter(participant=ctx.actor, challenge_id=idea.challenge_id).count()
+    if used >= ctx.meeting.vote_budget:
+        raise Conflict(
+            _("You have used your %(budget)d votes for this challenge.")
+            % {"budget": ctx.meeting.vote_budget},
+            "idea_id",
+        )
+    Vote.objects.create(idea=idea, participant=ctx.actor, challenge_id=idea.challenge_id)
+    votes = Vote.objects.filter(idea=idea).count()
+    ctx.emit("vote.cast", {"idea_id": idea.pk, "votes": votes})
+    return {"votes": votes, "left": ctx.meeting.vote_budget - used - 1}
+
+
+@meeting_command("vote.retract")
+def vote_retract(ctx: Ctx, *, idea_id: int) -> dict:
+    idea = _idea(ctx, idea_id)
+    deleted, _n = Vote.objects.filter(idea=idea, participant=ctx.actor).delete()
+    if not deleted:
+        raise Conflict(_("You have not voted for this idea."), "idea_id")
+    votes = Vote.objects.filter(idea=idea).count()
+    ctx.emit("vote.retracted", {"idea_id": idea.pk, "votes": votes})
+    return {"votes": votes}
+
+
+@meeting_command("reaction.toggle")
+def reaction_toggle(ctx: Ctx, *, idea_id: int, emoji: str) -> dict:
+    if emoji not in EMOJIS:
+        raise Invalid(_("This reaction is not available."), "emoji")
+    idea = _idea(ctx, idea_id)
+    deleted, _n = Reaction.objects.filter(idea=idea, participant=ctx.actor, emoji=emoji).delete()
+    if not deleted:
+        Reaction.objects.create(idea=idea, participant=ctx.actor, emoji=emoji)
+    count = Reaction.objects.filter(idea=idea, emoji=emoji).count()
+    ctx.emit(
+        "reaction.toggled",
+        {"idea_id": idea.pk, "emoji": emoji, "count": count, "on": not deleted},
+    )
+    return {"on": not deleted, "count": count}
+
+
+# --------------------------------------------------------------------------- clusters
+
+
+def _cluster(ctx: Ctx, cluster_id: int) -> Cluster:
+    c = Cluster.objects.filter(pk=cluster_id, challenge__meeting=ctx.meeting).first()
+    if c is None:
+        raise NotFound(_("This group does not exist."), "cluster_id")
+    return c
+
+
+@meeting_command("cluster.create")
+def cluster_create(ctx: Ctx, *, challenge_id: int, name: str) -> dict:
+    ch = _challenge(ctx, challenge_id)
+    last = ch.clusters.aggregate(p=Max("position"))["p"]
+    c = Cluster.objects.create(challenge=ch, name=name, position=0 if last is None else last + 1)
+    ctx.emit("cluster.created", wire.cluster_data(c))
+    return {"id": c.pk}
+
+
+@meeting_command("cluster.rename")
+def cluster_rename(ctx: Ctx, *, cluster_id: int, name: str) -> dict:
+    c = _cluster(ctx, cluster_id)
+    c.name = name
+    c.save(update_fields=["name"])
+    ctx.emit("cluster.renamed", wire.cluster_data(c))
+    return {"id": c.pk}
+
+
+@meeting_command("cluster.delete")
+def cluster_delete(ctx: Ctx, *, cluster_id: int) -> dict:
+    c = _cluster(ctx, cluster_id)
+    c.delete()
+    ctx.emit("cluster.deleted", {"cluster_id": cluster_id})
+    return {"id": cluster_id}
+
+
+@meeting_command("idea.move")
+def idea_move(ctx: Ctx, *, idea_id: int, cluster_id: int | None) -> dict:
+    idea = _idea(ctx, idea_id)
+    if cluster_id is not None:
+        c = _cluster(ctx, cluster_id)
+        if c.challenge_id != idea.challenge_id:
+            raise Conflict(_("This group belongs to another challenge."), "cluster_id")
+    idea.cluster_id = cluster_id
+    idea.save(update_fields=["cluster"])
+    ctx.emit("idea.moved", {"idea_id": idea.pk, "cluster_id": cluster_id})
+    return {"id": idea.pk}
+
+
+# --------------------------------------------------------------------------- moderation
+
+
+def _participant(ctx: Ctx, participant_id: int) -> Participant:
+    p = Participant.objects.filter(pk=participant_id, meeting=ctx.meeting).first()
+    if p is None:
+        raise NotFound(_("This participant is not in the meeting."), "participant_id")
+    return p
+
+
+def _participant_role(ctx: Ctx, p: Participant) -> str:
+    try:
+        return _role(ctx.meeting, p)
+    except Forbidden:
+        return "member"
+
+
+@meeting_command("participant.mute")
+def participant_mute(ctx: Ctx, *, participant_id: int, muted: bool) -> dict:
+    p = _participant(ctx, participant_id)
+    p.muted = muted
+    p.save(update_fields=["muted"])
+    ctx.emit("participant.updated", wire.participant_data(p, _participant_role(ctx, p)))
+    return {"id": p.pk}
+
+
+@meeting_command("participant.remove")
+def participant_remove(ctx: Ctx, *, participant_id: int) -> dict:
+    p = _participant(ctx, participant_id)
+    if p.pk == ctx.actor.pk:
+        raise Conflict(_("You cannot remove yourself."), "participant_id")
+    role = _participant_role(ctx, p)
+    if role in ("owner", "facilitator"):
+        raise Forbidden(_("A facilitator cannot be removed from a meeting."), "participant_id")
+    p.removed = True
+    p.save(update_fields=["removed"])
+    ctx.emit("participant.updated", wire.participant_data(p, role))
+    return {"id": p.pk}
+
+
+# --------------------------------------------------------------------------- actions, takeaways
+
+
+@meeting_command("action.post")
+def action_post(ctx: Ctx, *, challenge_id: int, text: str, due_date=None, idea_ids=()) -> dict:
+    c = _challenge(ctx, challenge_id)
+    _owner_or_facilitator(
+        ctx, c.owner_id, _("Only the owner of the challenge or a facilitator writes its actions.")
+    )
+    ideas = list(Idea.objects.filter(pk__in=idea_ids, challenge=c, removed=False))
+    if len(ideas) != len(set(idea_ids)):
+        raise NotFound(_("Some of these ideas do not belong to this challenge."), "idea_ids")
+    a = Action.objects.create(challenge=c, owner=c.owner, text=text, due_date=due_date)
+    a.source_ideas.set(ideas)
+    ctx.emit("action.posted", wire.action_data(a, sorted(i.pk for i in ideas)))
+    return {"id": a.pk}
+
+
+@meeting_command("action.status")
+def action_status(ctx: Ctx, *, action_id: int, status: str, note: str = "") -> dict:
+    a = (
+        Action.objects.select_related("owner", "challenge__meeting")
+        .filter(pk=action_id, challenge__meeting__room_id=ctx.meeting.room_id)
+        .first()
+    )
+    if a is None:
+        raise NotFound(_("This action does not exist."), "action_id")
+    if status not in ActionStatus.values:
+        raise Invalid(_("Unknown status."), "status")
+    own = ctx.actor.user_id is not None and a.owner.user_id == ctx.actor.user_id
+    if not (own or ctx.facilitator):
+        raise Forbidden(_("Only the owner of the action can update it."))
+    a.status = status
+    a.status_note = note
+    a.updated_at = timezone.now()
+    a.save(update_fields=["status", "status_note", "updated_at"])
+    ctx.emit("action.updated", wire.action_data(a))
+    return {"id": a.pk}
+
+
+@meeting_command("takeaway.post")
+def takeaway_post(ctx: Ctx, *, text: str, anonymous: bool = False) -> dict:
+    t = Takeaway.objects.create(
+        meeting=ctx.meeting, author=ctx.actor, text=text, anonymous=_anonymous(ctx, anonymous)
+    )
+    ctx.emit("takeaway.posted", wire.takeaway_data(t))
+    return {"id": t.pk}
+
+
+# --------------------------------------------------------------------------- dispatch
+
+SERVICES: dict[str, Callable[..., Outcome]] = {
+    fn.command: fn  # type: ignore[attr-defined]
+    for fn in (
+        meeting_start,
+        meeting_end,
+        meeting_settings,
+        phase_set,
+        phase_next,
+        phase_prev,
+        timer_start,
+        timer_pause,
+        timer_resume,
+        timer_add,
+        timer_clear,
+        board_lock,
+        idea_spotlight,
+        challenge_post,
+        challenge_edit,
+        challenge_withdraw,
+        challenge_reorder,
+        idea_post,
+        idea_edit,
+        idea_delete,
+        idea_remove,
+        ideas_reveal,
+        reply_post,
+        vote_cast,
+        vote_retract,
+        reaction_toggle,
+        cluster_create,
+        cluster_rename,
+        cluster_delete,
+        idea_move,
+        participant_mute,
+        participant_remove,
+        action_post,
+        action_status,
+        takeaway_post,
+    )
+}
+
+
+def command_execute(*, actor: Participant, command) -> Outcome:
+    """Run a validated protocol command (``rooms.protocol.Command``) as ``actor``."""
+    fields = command.model_dump(exclude={"type", "ref"})
+    return SERVICES[command.type](actor=actor, ref=command.ref, **fields)
