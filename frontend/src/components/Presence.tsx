@@ -1,0 +1,79 @@
+/* Who is connected now (presence), with the facilitator's mute / remove controls. */
+import { useBoard } from "../context";
+import { t, type Key } from "../i18n";
+
+const ROLE_KEY: Record<string, Key> = {
+  owner: "roleOwner",
+  facilitator: "roleFacilitator",
+  member: "roleMember",
+  guest: "roleGuest",
+};
+
+function initials(name: string): string {
+  const parts = name.trim().split(/\s+/);
+  return ((parts[0]?.[0] ?? "") + (parts.length > 1 ? (parts[parts.length - 1]?.[0] ?? "") : "")).toUpperCase();
+}
+
+export function Presence() {
+  const { store, send } = useBoard();
+  const here = store.presence.value;
+  const participants = store.snapshot.value?.participants ?? [];
+  const me = store.you.value;
+  const facilitator = store.isFacilitator.value;
+  return (
+    <section class="board-panel board-presence" aria-labelledby="board-presence-title">
+      <h2 id="board-presence-title" class="board-panel__title">
+        {t("whoIsHere")} <span class="board-panel__count">{here.length}</span>
+      </h2>
+      {here.length === 0 ? (
+        <p class="muted small">{t("nobodyHere")}</p>
+      ) : (
+        <ul class="board-presence__list">
+          {here.map((p) => {
+            const info = participants.find((x) => x.id === p.id);
+            const muted = info?.muted ?? false;
+            const self = me?.participant_id === p.id;
+            return (
+              <li key={p.id} class="board-presence__item" data-participant-id={p.id}>
+                <span class={`avatar avatar--sm avatar--tone-${(p.id % 5) + 1}`} aria-hidden="true">
+                  {initials(p.name)}
+                </span>
+                <span class="board-presence__name">
+                  {p.name}
+                  {self && <span class="muted"> ({t("you")})</span>}
+                </span>
+                {p.role !== "member" && (
+                  <span class={`badge badge--${p.role === "guest" ? "member" : p.role}`}>
+                    {t(ROLE_KEY[p.role] ?? "roleMember")}
+                  </span>
+                )}
+                {muted && <span class="badge">{t("muted")}</span>}
+                {facilitator && !self && p.role !== "owner" && (
+                  <details class="board-presence__manage">
+                    <summary aria-label={`${t("facilitation")}: ${p.name}`}>⋯</summary>
+                    <div class="board-presence__panel">
+                      <button
+                        type="button"
+                        class="button button--ghost button--small"
+                        onClick={() => send({ type: "participant.mute", participant_id: p.id, muted: !muted })}
+                      >
+                        {muted ? t("unmute") : t("mute")}
+                      </button>
+                      <button
+                        type="button"
+                        class="button button--danger button--small"
+                        onClick={() => send({ type: "participant.remove", participant_id: p.id })}
+                      >
+                        {t("kick")}
+                      </button>
+                    </div>
+                  </details>
+                )}
+              </li>
+            );
+          })}
+        </ul>
+      )}
+    </section>
+  );
+}
