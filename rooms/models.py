@@ -57,9 +57,7 @@ class User(AbstractUser):
     username = None
     email = models.EmailField(_("email address"), unique=True)
     display_name = models.CharField(_("display name"), max_length=DISPLAY_NAME_MAX, blank=True)
-    language = models.CharField(
-        _("language"), max_length=8, blank=True, choices=settings.LANGUAGES
-    )
+    language = models.CharField(_("language"), max_length=8, blank=True, choices=settings.LANGUAGES)
 
     objects = UserManager()
 
@@ -398,18 +396,14 @@ class Vote(models.Model):
 
 class Reaction(models.Model):
     idea = models.ForeignKey(Idea, on_delete=models.CASCADE, related_name="reactions")
-    participant = models.ForeignKey(
-        Participant, on_delete=models.CASCADE, related_name="reactions"
-    )
+    participant = models.ForeignKey(Participant, on_delete=models.CASCADE, related_name="reactions")
     emoji = models.CharField(max_length=8)
 
     class Meta:
         verbose_name = _("reaction")
         verbose_name_plural = _("reactions")
         constraints = [
-            models.UniqueConstraint(
-                fields=["idea", "participant", "emoji"], name="reaction_unique"
-            )
+            models.UniqueConstraint(fields=["idea", "participant", "emoji"], name="reaction_unique")
         ]
 
     def __str__(self):
@@ -479,9 +473,7 @@ class MeetingEvent(models.Model):
         verbose_name = _("meeting event")
         verbose_name_plural = _("meeting events")
         ordering = ["meeting", "seq"]
-        constraints = [
-            models.UniqueConstraint(fields=["meeting", "seq"], name="event_unique_seq")
-        ]
+        constraints = [models.UniqueConstraint(fields=["meeting", "seq"], name="event_unique_seq")]
 
     def __str__(self):
         return f"#{self.seq} {self.name}"
@@ -491,9 +483,7 @@ class CommandReceipt(models.Model):
     """The answer given to a client command, keyed by its ``ref``: a retry with the same
     ref gets the same answer and writes nothing (DESIGN.md section 4)."""
 
-    participant = models.ForeignKey(
-        Participant, on_delete=models.CASCADE, related_name="receipts"
-    )
+    participant = models.ForeignKey(Participant, on_delete=models.CASCADE, related_name="receipts")
     ref = models.CharField(max_length=REF_MAX)
     result = models.JSONField(default=dict)
     created_at = models.DateTimeField(default=timezone.now)

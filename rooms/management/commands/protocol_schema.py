@@ -25,7 +25,9 @@ class Command(BaseCommand):
         text = schema_text()
         if check:
             if not SCHEMA_PATH.exists() or SCHEMA_PATH.read_text() != text:
-                raise SystemExit("docs/protocol.schema.json is out of date: run manage.py protocol_schema")
+                raise SystemExit(
+                    "docs/protocol.schema.json is out of date: run manage.py protocol_schema"
+                )
             return
         SCHEMA_PATH.write_text(text)
         self.stdout.write(f"wrote {SCHEMA_PATH}")
