@@ -11,4 +11,5 @@ urlpatterns = [
     path("i18n/setlang/", set_language, name="set_language"),
     path("", include("rooms.urls")),
     path("", include("rooms.urls_archive")),
+    path("", include("rooms.urls_guests")),
 ]
