@@ -9,6 +9,7 @@ reading the files; the health endpoint and the container healthcheck script run 
 import json
 import os
 import re
+import secrets
 import shutil
 import socket
 import subprocess
@@ -197,6 +198,32 @@ def test_env_example_leaves_secrets_empty():
     values = dict(re.findall(r"^([A-Z][A-Z0-9_]*)=(.*)$", ENV_EXAMPLE.read_text(), re.M))
     assert values["DJANGO_SECRET_KEY"] == ""
     assert values["POSTGRES_PASSWORD"] == ""
+
+
+def test_env_example_filled_in_gives_settings_that_pass_the_deploy_check(tmp_path):
+    """The values .env.example ships parse, and once the secret is filled in and the
+    services are set as docker-compose sets them, the deploy check finds nothing."""
+    values = dict(re.findall(r"^([A-Z][A-Z0-9_]*)=(.*)$", ENV_EXAMPLE.read_text(), re.M))
+    env = {name: value for name, value in values.items() if name not in COMPOSE_ONLY}
+    env.update(
+        {
+            "PATH": os.environ.get("PATH", ""),
+            "HOME": str(tmp_path),
+            "DJANGO_SETTINGS_MODULE": "pause.settings",
+            "DJANGO_SECRET_KEY": secrets.token_urlsafe(50),
+            "DATABASE_URL": "postgres://pause:secret@db:5432/pause",
+            "REDIS_URL": "redis://redis:6379/0",
+        }
+    )
+    result = subprocess.run(
+        [sys.executable, "manage.py", "check", "--deploy", "--fail-level", "WARNING"],
+        cwd=BASE_DIR,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
 
 
 def test_settings_variables_are_found_by_the_parser():
