@@ -21,7 +21,9 @@ frontend:
 	fi
 
 messages: venv
-	DJANGO_DEBUG=true $(PY) manage.py compilemessages -v0 --ignore=.venv
+	@if ls locale/*/LC_MESSAGES/django.po >/dev/null 2>&1; then \
+	  DJANGO_DEBUG=true $(PY) manage.py compilemessages -v0 --ignore=.venv --ignore=node_modules; \
+	fi
 
 setup: venv frontend messages
 	DJANGO_DEBUG=true $(PY) manage.py migrate -v0
