@@ -93,6 +93,8 @@ class MeetingConsumer(AsyncWebsocketConsumer):
     async def connect(self) -> None:
         self.meeting_id = int(self.scope["url_route"]["kwargs"]["meeting_id"])
         self.ready = False
+        self.welcomed = False  # nothing but the welcome is sent before it
+        self.presence_text: str | None = None
         self.joined = False
         self.closed = False
         self.buffer: list[dict] = []
@@ -135,6 +137,7 @@ class MeetingConsumer(AsyncWebsocketConsumer):
         for frame in frames:
             await self.send_text(encode(frame))
         self.sent_seq = seq
+        self.welcomed = True
         await self._drain()
         await presence_backend().add(self.meeting_id, self.presence_entry)
         await self._presence_changed()
@@ -179,6 +182,12 @@ class MeetingConsumer(AsyncWebsocketConsumer):
             await self.send(text_data=text)
         except Exception:
             self.closed = True
+
+    async def send_presence(self, text: str, *, force: bool = False) -> None:
+        if not self.welcomed or (text == self.presence_text and not force):
+            return
+        self.presence_text = text
+        await self.send_text(text)
 
     async def close_with(self, reason: str) -> None:
         if self.closed:

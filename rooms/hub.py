@@ -44,7 +44,6 @@ class Hub:
         self._loop_of_lock = None
         self._group_locks: dict[int, asyncio.Lock] = defaultdict(asyncio.Lock)
         self._joined: set[int] = set()
-        self._presence_sent: dict[int, str] = {}
         self.layer_messages = 0  # channel-layer messages received (regression check)
 
     # ----------------------------------------------------------------- lifecycle
@@ -78,7 +77,6 @@ class Hub:
         self._reader = self._heartbeat = None
         self.sockets.clear()
         self._joined.clear()
-        self._presence_sent.clear()
 
     # ----------------------------------------------------------------- membership
 
@@ -97,7 +95,6 @@ class Hub:
         if local:
             return
         self.sockets.pop(meeting_id, None)
-        self._presence_sent.pop(meeting_id, None)
         async with self._group_locks[meeting_id]:
             if meeting_id in self._joined and not self.sockets.get(meeting_id):
                 self._joined.discard(meeting_id)
@@ -153,11 +150,10 @@ class Hub:
             return
         entries = await presence_backend().list(meeting_id)
         text = encode({"type": "presence", "participants": entries})
-        if not force and self._presence_sent.get(meeting_id) == text:
-            return
-        self._presence_sent[meeting_id] = text
+        # Per socket: a second tab of someone already present leaves the list unchanged
+        # but must still get it, and a socket gets it only after its welcome.
         for consumer in local:
-            await consumer.send_text(text)
+            await consumer.send_presence(text, force=force)
 
     async def _beat(self) -> None:
         """Refresh this process's presence entries, and heal the lists of every local
