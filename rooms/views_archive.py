@@ -69,7 +69,6 @@ def _summary_or_404(request: HttpRequest, room_id: int, meeting_id: int):
     return membership, meeting, summary, data
 
 
-@login_required
 @require_GET
 def room_archive(request: HttpRequest, room_id: int) -> HttpResponse:
     """A room's ended meetings, newest first; drafts only for facilitators."""
@@ -88,7 +87,6 @@ def room_archive(request: HttpRequest, room_id: int) -> HttpResponse:
     )
 
 
-@login_required
 @require_GET
 def summary_page(request: HttpRequest, room_id: int, meeting_id: int) -> HttpResponse:
     membership, meeting, summary, data = _summary_or_404(request, room_id, meeting_id)
@@ -106,7 +104,6 @@ def summary_page(request: HttpRequest, room_id: int, meeting_id: int) -> HttpRes
     )
 
 
-@login_required
 @require_POST
 def summary_edit(request: HttpRequest, room_id: int, meeting_id: int) -> HttpResponse:
     _m, meeting, summary, data = _summary_or_404(request, room_id, meeting_id)
@@ -125,7 +122,6 @@ def summary_edit(request: HttpRequest, room_id: int, meeting_id: int) -> HttpRes
     return redirect("archive:summary", room_id, meeting.pk)
 
 
-@login_required
 @require_POST
 def summary_publish(request: HttpRequest, room_id: int, meeting_id: int) -> HttpResponse:
     _m, meeting, summary, data = _summary_or_404(request, room_id, meeting_id)
@@ -141,7 +137,6 @@ def summary_publish(request: HttpRequest, room_id: int, meeting_id: int) -> Http
     return redirect("archive:summary", room_id, meeting.pk)
 
 
-@login_required
 @require_POST
 def challenge_consent(
     request: HttpRequest, room_id: int, meeting_id: int, challenge_id: int
@@ -161,7 +156,6 @@ def challenge_consent(
     return redirect("archive:summary", room_id, meeting.pk)
 
 
-@login_required
 @require_GET
 def meeting_export(request: HttpRequest, room_id: int, meeting_id: int, fmt: str) -> HttpResponse:
     data = _summary_or_404(request, room_id, meeting_id)[3]

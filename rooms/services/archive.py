@@ -74,16 +74,15 @@ def summary_publish(*, summary: Summary, user, base_url: str | None = None) -> S
         _require_facilitator(summary, user)
         if summary.meeting.state != MeetingState.ENDED:
             raise WrongPhase(_("The meeting has not ended yet."))
-        fields = []
         if summary.published_at is None:
+            # Saved first: the emails are rendered by the archive policy, which lets
+            # members see only published summaries.
             summary.published_at = timezone.now()
-            fields.append("published_at")
+            summary.save(update_fields=["published_at"])
         if summary.emailed_at is None:
             summary_email_send(summary=summary, base_url=base_url)
             summary.emailed_at = timezone.now()
-            fields.append("emailed_at")
-        if fields:
-            summary.save(update_fields=fields)
+            summary.save(update_fields=["emailed_at"])
     return summary
 
 

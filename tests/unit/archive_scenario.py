@@ -12,7 +12,8 @@ Alice's challenge "Fixer mes tarifs", ideas ranked:
   4. "Demander leur avis aux clientes" (Gaby, guest) — unvoted, no reaction
   question: "Quel est ton prix actuel ?" (Bob)
   action: "Passer mes tarifs à 60 € en janvier" (Alice), due 2031-01-15, from idea 1
-Bob's challenge "Trouver des clients en ligne": idea "Une newsletter mensuelle" (Alice).
+Bob's challenge "Trouver des clients en ligne": ideas "Une newsletter mensuelle" (Alice)
+and "Un blog <script>… sur les tarifs & les prix" (Chloé, markup to escape).
 Takeaways: "Oser parler de ses prix" (Bob, named), "Le forfait rassure" (Chloé, anonymous).
 """
 
@@ -49,7 +50,10 @@ class Scenario:
 def _user(name: str, email: str, language: str = "") -> User:
     return User.objects.create_user(
         # No password: hashing one costs ~2 s here, and the tests log in with force_login.
-        email=email, password=None, display_name=name, language=language
+        email=email,
+        password=None,
+        display_name=name,
+        language=language,
     )
 
 
@@ -96,6 +100,7 @@ def play(*, prefix: str = "", title: str = "Pause de janvier", ended_ago_days: i
         actor=p["bob"], title="Trouver des clients en ligne", ask="Quels canaux ?"
     ).result["id"]
     services.phase_set(actor=p["fanny"], phase="ideas")
+
     def post(**kwargs):
         # kind passed explicitly: the phase check reads it from the call's arguments.
         kwargs.setdefault("kind", "idea")
@@ -126,6 +131,11 @@ def play(*, prefix: str = "", title: str = "Pause de janvier", ended_ago_days: i
     ).result["id"]
     ids["newsletter"] = post(
         actor=p["alice"], challenge_id=ids["clients"], text="Une newsletter mensuelle"
+    ).result["id"]
+    ids["blog"] = post(
+        actor=p["chloe"],
+        challenge_id=ids["clients"],
+        text="Un blog <script>alert(1)</script> sur les tarifs & les prix",
     ).result["id"]
     ids["reply_named"] = services.reply_post(
         actor=p["alice"], idea_id=ids["publish"], text="Oui, et ajouter une FAQ des tarifs"
@@ -164,8 +174,8 @@ def play(*, prefix: str = "", title: str = "Pause de janvier", ended_ago_days: i
     return s
 
 
-def publish(s: Scenario) -> Summary:
-    return archive_services.summary_publish(summary=s.summary, user=s.fanny)
+def publish(s: Scenario, base_url: str | None = None) -> Summary:
+    return archive_services.summary_publish(summary=s.summary, user=s.fanny, base_url=base_url)
 
 
 # Texts and names that each rule must hide; tests look for them in every output.
@@ -178,3 +188,60 @@ PRICING_IDEA_TEXTS = (
     "Quel est ton prix actuel",
     "Oui, et ajouter une FAQ des tarifs",
 )
+
+
+# --------------------------------------------------------------------------- expectations
+
+ANON_PAIRS = (
+    # (anonymous text, its author's name): the name must never sit next to the text.
+    ("Proposer un forfait annuel", "Chloé"),
+    ("Et un code promo secret", "Bob"),
+    ("Le forfait rassure", "Chloé"),
+)
+PRICING_TEXTS = ("Augmenter le prix de 10", "Publier les tarifs sur le site")
+PRICING_NAMES = ("Alice", "Chloé", "Gaby")
+PRICING_ACTION = "Passer mes tarifs à 60"
+
+
+def section(text: str, start: str, end: str | None) -> str:
+    """The part of ``text`` from ``start`` to ``end`` (or the end); empty if absent."""
+    i = text.find(start)
+    if i < 0:
+        return ""
+    j = text.find(end, i + len(start)) if end else -1
+    return text[i:] if j < 0 else text[i:j]
+
+
+def lines_with(text: str, needle: str) -> list[str]:
+    return [line for line in text.splitlines() if needle in line]
+
+
+def assert_consent(part: str, whole: str, consent: str, *, owner_view: bool = False) -> None:
+    """What a member (or the owner) sees of the pricing challenge at each consent level;
+    ``part`` is the pricing challenge's part of one output, ``whole`` the whole output."""
+    if owner_view or consent == "full":
+        assert "Fixer mes tarifs" in part
+        assert all(t in part for t in PRICING_TEXTS), part
+        assert all(n in part for n in ("Alice", "Chloé")), part
+        return
+    if consent == "private":
+        assert part == ""
+        assert "Fixer mes tarifs" not in whole
+        assert all(t not in whole for t in PRICING_TEXTS)
+        return
+    assert "Fixer mes tarifs" in part
+    assert PRICING_ACTION in part
+    if consent == "anonymised":
+        assert all(t in part for t in PRICING_TEXTS), part
+        assert all(n not in part for n in PRICING_NAMES), part
+    elif consent == "summary":
+        assert all(t not in whole for t in PRICING_TEXTS), part
+        assert "Alice" in part
+
+
+def assert_anonymous(text: str) -> None:
+    """Every anonymous item is in the output without its author on the same line."""
+    for anon_text, name in ANON_PAIRS:
+        found = lines_with(text, anon_text)
+        assert found, anon_text
+        assert all(name not in line for line in found), found

@@ -58,7 +58,7 @@ def test_summary_has_owner_ask_counts_clusters_actions_takeaways_and_figures(s):
         "Oser parler de ses prix",
         "Le forfait rassure",
     ]
-    assert data["figures"]["ideas"] == 5
+    assert data["figures"]["ideas"] == 6
     assert data["figures"]["questions"] == 1
     assert data["figures"]["votes"] == 4
     assert data["figures"]["participants"] == 5
@@ -114,7 +114,9 @@ def test_only_the_challenge_owner_sets_its_consent(s):
 
     pricing = Challenge.objects.get(pk=s.ids["pricing"])
     with pytest.raises(Forbidden):
-        archive_services.challenge_consent_set(challenge=pricing, user=s.fanny, consent=Consent.PRIVATE)
+        archive_services.challenge_consent_set(
+            challenge=pricing, user=s.fanny, consent=Consent.PRIVATE
+        )
     with pytest.raises(Invalid):
         archive_services.challenge_consent_set(challenge=pricing, user=s.alice, consent="nope")
     archive_services.challenge_consent_set(challenge=pricing, user=s.alice, consent=Consent.SUMMARY)
