@@ -26,8 +26,8 @@ from dataclasses import dataclass, field
 from django.utils import timezone
 
 from rooms import services
-from rooms.services import archive as archive_services
 from rooms.models import Meeting, Membership, Participant, Role, Room, Summary, User
+from rooms.services import archive as archive_services
 
 
 @dataclass

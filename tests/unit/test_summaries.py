@@ -4,11 +4,10 @@ import json
 
 import pytest
 
-from rooms import services
-from rooms.services import archive as archive_services
 from rooms.archive_policy import summary_for
 from rooms.errors import Forbidden, Invalid
 from rooms.models import Action, ActionStatus, Consent, Summary
+from rooms.services import archive as archive_services
 from rooms.summaries import summary_build
 from tests.unit.archive_scenario import play
 
