@@ -58,6 +58,10 @@ def apply_event(snapshot: dict, frame: dict) -> dict:
             idea.update(text=d["text"], edited=d["edited"], author=d["author"])
     elif name == "idea.deleted":
         s["ideas"] = [i for i in s["ideas"] if i["id"] != d["idea_id"]]
+        # The actions built from it lose the link (the database drops it with the idea).
+        for action in (*s["actions"], *s["followups"]):
+            if d["idea_id"] in action["idea_ids"]:
+                action["idea_ids"] = [i for i in action["idea_ids"] if i != d["idea_id"]]
     elif name == "idea.removed":
         if d["reason"] is None:
             s["ideas"] = [i for i in s["ideas"] if i["id"] != d["idea_id"]]

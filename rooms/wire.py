@@ -209,9 +209,16 @@ def idea_for(d: dict, v: Viewer, *, my_vote=False, my_reactions=()) -> dict:
 
 def view_key(name: str, data: dict, actor: int | None, v: Viewer):
     """Viewers with the same key receive the same bytes for this event."""
-    if name in ("idea.posted", "idea.edited", "reply.posted", "takeaway.posted"):
+    if name in ("idea.posted", "idea.edited"):
+        # The replies inside carry ``mine`` and, when anonymous, their author only for
+        # their own author: each reply author among the viewers sees a different frame.
+        mine = tuple(
+            r["id"] for r in data.get("replies", ()) if r["author"]["id"] == v.participant_id
+        )
+        return ("self" if data["author"]["id"] == v.participant_id else "other", *mine)
+    if name in ("reply.posted", "takeaway.posted"):
         return "self" if data["author"]["id"] == v.participant_id else "other"
-    if name in ("vote.cast", "vote.retracted", "reaction.toggled"):
+    if name in ("vote.cast", "vote.retracted", "reaction.toggled", "idea.deleted"):
         return "self" if actor == v.participant_id else "other"
     if name == "idea.removed":
         if data.get("author_id") == v.participant_id:
@@ -262,15 +269,34 @@ def render_data(name: str, data: dict, actor: int | None, v: Viewer) -> dict:
     return data
 
 
+# Events whose actor is only told to the actor: who voted, reacted or deleted a post
+# is not shown anywhere else (snapshots carry counts only).
+_PRIVATE_ACTOR = frozenset({"vote.cast", "vote.retracted", "reaction.toggled", "idea.deleted"})
+
+
+def actor_for(name: str, data: dict, actor: int | None, rendered: dict, v: Viewer):
+    """The ``actor`` of an event for viewer ``v``: hidden where it would name the author of
+    an anonymous or hidden post, or a voter, to anyone else."""
+    if actor is None or actor == v.participant_id:
+        return actor
+    if name in _PRIVATE_ACTOR:
+        return None
+    posts = ("idea.posted", "idea.edited", "reply.posted", "takeaway.posted")
+    if name in posts and rendered.get("author") is None and data["author"]["id"] == actor:
+        return None
+    return actor
+
+
 def event_frame(ev: dict, v: Viewer) -> dict:
     """An event (``seq, name, at, actor, data`` as stored or broadcast) for viewer ``v``."""
+    data = render_data(ev["name"], ev["data"], ev["actor"], v)
     return {
         "type": "event",
         "seq": ev["seq"],
         "name": ev["name"],
         "at": ev["at"],
-        "actor": ev["actor"],
-        "data": render_data(ev["name"], ev["data"], ev["actor"], v),
+        "actor": actor_for(ev["name"], ev["data"], ev["actor"], data, v),
+        "data": data,
     }
 
 

@@ -152,7 +152,7 @@ def meeting_command(name: str, *, check: bool = True) -> Callable:
                             role=ctx.role,
                             muted=fresh.muted,
                             command=name,
-                            kind=kwargs.get("kind"),
+                            kind=kwargs.get("kind") or IdeaKind.IDEA,
                         )
                     result = fn(ctx, **kwargs) or {}
                     if ctx.dirty:
@@ -536,6 +536,11 @@ def idea_edit(ctx: Ctx, *, idea_id: int, text: str) -> dict:
 def idea_delete(ctx: Ctx, *, idea_id: int) -> dict:
     idea = _idea(ctx, idea_id)
     _owner_or_facilitator(ctx, idea.author_id, _("Only its author or a facilitator can delete it."))
+    if ctx.meeting.spotlight_idea_id == idea.pk:
+        # The foreign key empties itself; say so, or clients keep a dangling spotlight.
+        ctx.meeting.spotlight_idea_id = None
+        ctx.touch("spotlight_idea")
+        ctx.emit_meeting("idea.spotlighted")
     idea.delete()
     ctx.emit("idea.deleted", {"idea_id": idea_id})
     return {"id": idea_id}
@@ -558,7 +563,10 @@ def idea_remove(ctx: Ctx, *, idea_id: int, reason: str = "") -> dict:
 @meeting_command("ideas.reveal")
 def ideas_reveal(ctx: Ctx, *, challenge_id: int) -> dict:
     c = _challenge(ctx, challenge_id)
-    hidden = list(Idea.objects.select_related("author").filter(challenge=c, hidden=True))
+    # A removed idea stays hidden: its text must not reach everyone with the reveal.
+    hidden = list(
+        Idea.objects.select_related("author").filter(challenge=c, hidden=True, removed=False)
+    )
     if not hidden:
         raise Conflict(_("There is nothing hidden to reveal."), "challenge_id")
     Idea.objects.filter(pk__in=[i.pk for i in hidden]).update(hidden=False)
