@@ -1,0 +1,1 @@
+"""Clients and load tools for Pause's live protocol (not part of the web application)."""
