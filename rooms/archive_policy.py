@@ -6,9 +6,7 @@ another. Three gates, in order:
 
 1. the meeting: only members of its room (users, never guests) see an ended meeting, and
    only facilitators see it before its summary is published (``meeting_role``);
-2. the challenge: its owner's consent (``challenge_access``), the same rule as a Python
-   function for one challenge and as ``Q`` objects for the search queries, both derived
-   from ``CONSENT_RULES``;
+2. the challenge: its owner's consent (``challenge_access``, from ``CONSENT_RULES``);
 3. the author: an anonymous idea, reply or takeaway (``anonymous=True``, or posted in a
    meeting whose anonymity is ``always``) never shows its author, to anyone, facilitators
    and the author included (``author_shown``).
@@ -70,19 +68,6 @@ def challenge_access(*, consent: str, owner_user_id: int | None, user) -> Challe
         return FULL_ACCESS
     # An unknown consent value is treated as the strictest one.
     return CONSENT_RULES.get(consent, NO_ACCESS)
-
-
-def _consents(flag: str) -> list[str]:
-    return [c for c, rule in CONSENT_RULES.items() if getattr(rule, flag)]
-
-
-def challenge_q(user, flag: str, prefix: str = "") -> Q:
-    """The ``Q`` form of ``challenge_access(...).<flag>`` on Challenge rows (``prefix`` is
-    the path to the challenge, e.g. ``"challenge__"`` from an Idea)."""
-    assert flag in ("visible", "names", "texts")
-    return Q(**{f"{prefix}consent__in": _consents(flag)}) | Q(
-        **{f"{prefix}owner__user_id": user.pk}
-    )
 
 
 def author_shown(*, anonymous: bool, meeting_anonymity: str) -> bool:
