@@ -87,7 +87,7 @@ def stream_open(
         return [welcome], seq
     last_seq = Meeting.objects.values_list("last_seq", flat=True).get(pk=meeting_id)
     reason = None
-    if after > last_seq:
+    if after < 0 or after > last_seq:  # the consumer turns a malformed cursor into -1
         reason = "cursor_unknown"
     elif last_seq - after > settings.PAUSE_EVENT_RETENTION:
         reason = "cursor_too_old"
