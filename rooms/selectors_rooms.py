@@ -178,3 +178,11 @@ def live_meetings_for_user(user: User) -> list[Meeting]:
         .select_related("room")
         .order_by("started_at")
     )
+
+
+def guest_invite_for(meeting: Meeting) -> Invite | None:
+    """The meeting's usable guest link, if a facilitator made one."""
+    for invite in Invite.objects.filter(meeting=meeting, revoked_at__isnull=True):
+        if invite.is_usable():
+            return invite
+    return None

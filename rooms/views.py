@@ -221,6 +221,10 @@ def meeting_detail(request: HttpRequest, membership: Membership, meeting_id: int
             "agenda": selectors.meeting_agenda(meeting),
             "phase_label": PHASE_LABELS.get(meeting.phase, meeting.phase),
             "board_enabled": meeting.state in (MeetingState.SCHEDULED, MeetingState.LIVE),
+            "can_facilitate": membership.can_facilitate,
+            "guest_invite": selectors.guest_invite_for(meeting)
+            if membership.can_facilitate
+            else None,
         },
     )
 

@@ -1,11 +1,11 @@
 """Guest pages: join one meeting from its guest link with a display name, no account."""
 
 from django.contrib import messages
-from django.http import Http404, HttpRequest, HttpResponse
+from django.http import Http404, HttpRequest, HttpResponse, HttpResponseNotAllowed
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils.translation import gettext as _
-from django.views.decorators.http import require_http_methods, require_POST
+from django.views.decorators.http import require_http_methods
 
 from rooms import services
 from rooms.errors import DomainError
@@ -82,11 +82,13 @@ def guest_board(request: HttpRequest, token: str) -> HttpResponse:
     )
 
 
-@require_POST
 def guest_link(request: HttpRequest, room_id: int, meeting_id: int) -> HttpResponse:
     """Facilitators create (or revoke) the meeting's guest link."""
+    # Membership first: a non-member gets 404 whatever the method.
     membership = membership_get_or_404(request.user, room_id)
     meeting = meeting_get_or_404(membership, meeting_id)
+    if request.method != "POST":
+        return HttpResponseNotAllowed(["POST"])
     try:
         if request.POST.get("action") == "revoke":
             services.guest_invite_revoke(actor=request.user, meeting=meeting)

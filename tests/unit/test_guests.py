@@ -88,3 +88,22 @@ def test_the_guest_link_view_is_404_for_non_members(client, guest_link, user_fac
     client.force_login(user_factory())
     url = reverse("guests:link", args=[meeting.room_id, meeting.pk])
     assert client.post(url).status_code == 404
+
+
+def test_facilitators_create_the_guest_link_from_the_meeting_page(client, guest_link):
+    """The meeting page shows the guest link to facilitators, and only to them."""
+    meeting, fac, invite = guest_link
+    client.force_login(fac)
+    page = client.get(meeting.get_absolute_url())
+    assert reverse("guests:join", args=[invite.token]).encode() in page.content
+    client.post(reverse("guests:link", args=[meeting.room_id, meeting.pk]), {"action": "revoke"})
+    invite.refresh_from_db()
+    assert invite.revoked_at is not None
+
+
+def test_members_do_not_see_the_guest_link(client, guest_link, member_factory):
+    meeting, _fac, invite = guest_link
+    client.force_login(member_factory(meeting.room))
+    page = client.get(meeting.get_absolute_url())
+    assert page.status_code == 200
+    assert invite.token.encode() not in page.content
