@@ -397,9 +397,7 @@ async def _main(args) -> int:
         loop = asyncio.get_running_loop()
         queue: asyncio.Queue = asyncio.Queue()
         threading.Thread(target=_stdin_lines, args=(loop, queue), daemon=True).start()
-        stdin_task = asyncio.create_task(_from_stdin(client, queue, args.linger))
-        stdin_task.add_done_callback(lambda t: None)
-        waiters.append(stdin_task)
+        waiters.append(asyncio.create_task(_from_stdin(client, queue, args.linger)))
     if args.duration:
         waiters.append(asyncio.create_task(asyncio.sleep(args.duration)))
     try:
@@ -414,7 +412,7 @@ async def _main(args) -> int:
             result = task.result()
             if result is False:  # stdin was empty: keep listening
                 continue
-            if isinstance(result, int):
+            if type(result) is int:  # the --post answer (True: stdin done)
                 status = result
             break
     except Refused as e:
