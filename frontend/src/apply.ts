@@ -39,13 +39,29 @@ function withMeeting(snapshot: Snapshot, meeting: MeetingWire): Snapshot {
   return { ...snapshot, meeting };
 }
 
+function byPosition(a: { position: number; id: number }, b: { position: number; id: number }) {
+  return a.position - b.position || a.id - b.id;
+}
+
 function upsertAction(snapshot: Snapshot, action: ActionWire): Snapshot {
   const inFollowups = snapshot.followups.some((a) => a.id === action.id);
   return {
     ...snapshot,
-    actions: upsert(snapshot.actions, action),
+    // Actions of this meeting; an earlier meeting's action only updates the follow-ups.
+    actions:
+      action.meeting_id === snapshot.meeting.id
+        ? upsert(snapshot.actions, action)
+        : snapshot.actions,
     followups: inFollowups ? upsert(snapshot.followups, action) : snapshot.followups,
   };
+}
+
+/** Python's sorted() order for strings (by code point), so both sides agree. */
+function codepointOrder(a: string, b: string): number {
+  const x = [...a].map((c) => c.codePointAt(0)!);
+  const y = [...b].map((c) => c.codePointAt(0)!);
+  for (let i = 0; i < Math.min(x.length, y.length); i++) if (x[i] !== y[i]) return x[i]! - y[i]!;
+  return x.length - y.length;
 }
 
 /** Returns the snapshot after `frame`; the caller checks the seq order. */
@@ -67,7 +83,10 @@ export function applyEvent(snapshot: Snapshot, frame: EventFrame): Snapshot {
     case "challenge.posted":
     case "challenge.edited":
     case "challenge.withdrawn":
-      return { ...snapshot, challenges: upsert(snapshot.challenges, frame.data) };
+      return {
+        ...snapshot,
+        challenges: upsert(snapshot.challenges, frame.data).sort(byPosition),
+      };
 
     case "challenge.reordered": {
       const position = new Map(frame.data.challenge_ids.map((id, i) => [id, i]));
@@ -76,13 +95,18 @@ export function applyEvent(snapshot: Snapshot, frame: EventFrame): Snapshot {
           const p = position.get(c.id);
           return p === undefined || p === c.position ? c : { ...c, position: p };
         })
-        .sort((a, b) => a.position - b.position);
+        .sort(byPosition);
       return { ...snapshot, challenges };
     }
 
     case "idea.posted":
-    case "idea.edited":
       return { ...snapshot, ideas: upsert(snapshot.ideas, frame.data) };
+
+    case "idea.edited": {
+      // Only what an edit changes: counts and the viewer's own votes stay as they are.
+      const { text, edited, author } = frame.data;
+      return updateIdea(snapshot, frame.data.id, (idea) => ({ ...idea, text, edited, author }));
+    }
 
     case "idea.deleted":
       return { ...snapshot, ideas: snapshot.ideas.filter((x) => x.id !== frame.data.idea_id) };
@@ -142,7 +166,9 @@ export function applyEvent(snapshot: Snapshot, frame: EventFrame): Snapshot {
         if (count > 0) reactions[emoji] = count;
         else delete reactions[emoji];
         let my_reactions = idea.my_reactions;
-        if (mine === true && !my_reactions.includes(emoji)) my_reactions = [...my_reactions, emoji];
+        if (mine === true && !my_reactions.includes(emoji)) {
+          my_reactions = [...my_reactions, emoji].sort(codepointOrder);
+        }
         if (mine === false) my_reactions = my_reactions.filter((e) => e !== emoji);
         return { ...idea, reactions, my_reactions };
       });

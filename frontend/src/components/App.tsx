@@ -27,10 +27,10 @@ export function App() {
           <div class="board-layout">
             <div class="board-main">
               <ChallengeHead />
+              <Composer />
               <IdeaList />
               <Actions />
               <Takeaways />
-              <Composer />
             </div>
             <div class="board-side">
               <Facilitator />

@@ -3,6 +3,8 @@
  * queued by the socket and sent once the connection is back. */
 import { useRef, useState } from "preact/hooks";
 import { useBoard } from "../context";
+import { can } from "../phases";
+import { ConnectionStatus } from "./Header";
 import { t } from "../i18n";
 import type { Key } from "../i18n";
 
@@ -19,16 +21,17 @@ export function Composer() {
   const area = useRef<HTMLTextAreaElement>(null);
   if (!meeting || !you) return null;
 
-  const takeaway = meeting.phase === "takeaways" || meeting.phase === "wrapup";
-  const defaultKind: Kind = meeting.phase === "clarify" ? "question" : "idea";
-  const kind = chosenKind ?? defaultKind;
-  const onlyKind = meeting.format === "hot-seat" && (meeting.phase === "clarify" || meeting.phase === "ideas");
+  const takeaway = can(meeting, "takeaway");
+  const kinds = (["idea", "question"] as const).filter((k) => can(meeting, k));
+  const kind: Kind = chosenKind && kinds.includes(chosenKind) ? chosenKind : (kinds[0] ?? "idea");
+  const onlyKind = kinds.length < 2;
 
   let blocked: Key | null = null;
   if (meeting.state === "scheduled") blocked = "notLive";
   else if (meeting.state === "ended") blocked = "meetingEnded";
   else if (meeting.locked && !you.facilitator) blocked = "locked";
   else if (you.muted) blocked = "mutedYou";
+  else if (!takeaway && kinds.length === 0) blocked = "notNow";
 
   const disabled = blocked !== null || socket.status.value === "closed" || (!takeaway && !challenge);
   const label: Key = takeaway ? "composerTakeaway" : kind === "question" ? "composerQuestion" : "composerIdea";
@@ -97,6 +100,9 @@ export function Composer() {
         </button>
       </div>
       <div class="board-composer__foot">
+        <span class="board-composer__status">
+          <ConnectionStatus />
+        </span>
         <span id="board-composer-hint" class="board-composer__hint">
           {t("sendHint")}
         </span>

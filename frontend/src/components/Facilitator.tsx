@@ -24,38 +24,11 @@ export function Facilitator() {
         {t("facilitation")}
       </h2>
 
-      <div class="board-facilitator__row">
-        {meeting.state === "scheduled" && (
-          <button type="button" class="button button--primary" onClick={() => send({ type: "meeting.start" })}>
-            {t("start")}
-          </button>
-        )}
-        {live && !confirmEnd && (
-          <button type="button" class="button button--danger button--small" onClick={() => setConfirmEnd(true)}>
-            {t("end")}
-          </button>
-        )}
-        {live && confirmEnd && (
-          <div class="board-confirm" role="group" aria-labelledby="board-confirm-end">
-            <p id="board-confirm-end">{t("confirmEnd")}</p>
-            <button
-              type="button"
-              class="button button--danger button--small"
-              autoFocus
-              onClick={() => {
-                setConfirmEnd(false);
-                void send({ type: "meeting.end" });
-              }}
-            >
-              {t("end")}
-            </button>
-            <button type="button" class="button button--ghost button--small" onClick={() => setConfirmEnd(false)}>
-              {t("cancel")}
-            </button>
-          </div>
-        )}
-      </div>
-
+      {meeting.state === "scheduled" && (
+        <button type="button" class="button button--primary" onClick={() => send({ type: "meeting.start" })}>
+          {t("start")}
+        </button>
+      )}
       {live && (
         <>
           <div class="board-facilitator__row" role="group" aria-label={t("phase")}>
@@ -119,6 +92,7 @@ export function Facilitator() {
                 {t("timerStart")}
               </button>
             </div>
+            {(timer.ends_at || timer.remaining_ms !== null) && (
             <div class="board-facilitator__row">
               {timer.ends_at && (
                 <button type="button" class="button button--ghost button--small" onClick={() => send({ type: "timer.pause" })}>
@@ -145,6 +119,7 @@ export function Facilitator() {
                 </>
               )}
             </div>
+            )}
           </form>
 
           <div class="board-facilitator__row">
@@ -195,6 +170,34 @@ export function Facilitator() {
       )}
 
       {meeting.state !== "ended" && <Settings />}
+      {live && (
+      <div class="board-facilitator__row board-facilitator__end">
+        {live && !confirmEnd && (
+          <button type="button" class="button button--danger button--small" onClick={() => setConfirmEnd(true)}>
+            {t("end")}
+          </button>
+        )}
+        {live && confirmEnd && (
+          <div class="board-confirm" role="group" aria-labelledby="board-confirm-end">
+            <p id="board-confirm-end">{t("confirmEnd")}</p>
+            <button
+              type="button"
+              class="button button--danger button--small"
+              autoFocus
+              onClick={() => {
+                setConfirmEnd(false);
+                void send({ type: "meeting.end" });
+              }}
+            >
+              {t("end")}
+            </button>
+            <button type="button" class="button button--ghost button--small" onClick={() => setConfirmEnd(false)}>
+              {t("cancel")}
+            </button>
+          </div>
+        )}
+      </div>
+      )}
     </section>
   );
 }

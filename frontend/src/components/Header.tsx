@@ -89,15 +89,16 @@ export function Header() {
   return (
     <div class="board-header">
       <div class="board-header__title">
-        <h1 class="board-header__h1">{meeting.title}</h1>
         <span class={`badge ${badge}`} data-state={meeting.state}>
           {t(STATE_KEY[meeting.state] ?? "stateScheduled")}
         </span>
+        {meeting.state === "live" && <Phases />}
       </div>
       <div class="board-header__meta">
-        {meeting.state === "live" && <Phases />}
         <Timer />
-        <ConnectionStatus />
+        <span class="board-header__status">
+          <ConnectionStatus />
+        </span>
       </div>
     </div>
   );

@@ -10,6 +10,8 @@ import { EMOJIS, type ClusterWire, type IdeaWire } from "../types";
 export interface IdeaCardProps {
   idea: IdeaWire;
   canVote: boolean;
+  /** The vote phase: the vote button shows (elsewhere only the count). */
+  voting: boolean;
   facilitator: boolean;
   spotlighted: boolean;
   fresh: boolean;
@@ -67,6 +69,7 @@ export const IdeaCard = memo(function IdeaCard(props: IdeaCardProps) {
           <p class="board-idea__text board-text">{idea.text}</p>
         )}
         <div class="board-idea__bar">
+          {props.voting ? (
           <button
             type="button"
             class={`board-vote${idea.my_vote ? " is-on" : ""}`}
@@ -83,6 +86,13 @@ export const IdeaCard = memo(function IdeaCard(props: IdeaCardProps) {
               {idea.votes}
             </span>
           </button>
+          ) : (
+            idea.votes > 0 && (
+              <span class="board-vote board-vote--count" data-votes={idea.votes}>
+                {t("votes", { count: idea.votes })}
+              </span>
+            )
+          )}
           <Reactions idea={idea} />
         </div>
         <Replies idea={idea} canReply={props.canReply} />

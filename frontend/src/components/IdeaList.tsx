@@ -8,6 +8,7 @@ import { useMemo, useRef, useState } from "preact/hooks";
 import { useBoard } from "../context";
 import { t } from "../i18n";
 import type { ClusterWire, IdeaPost, IdeaWire } from "../types";
+import { can } from "../phases";
 import { IdeaCard } from "./IdeaCard";
 
 type Order = "posted" | "votes";
@@ -19,8 +20,9 @@ export function IdeaList() {
   const challenge = store.currentChallenge.value;
   const meeting = store.meeting.value;
   const facilitator = store.isFacilitator.value;
-  const canVote = store.votesLeft.value > 0 && meeting?.state === "live";
-  const canReply = meeting?.state === "live";
+  const voting = can(meeting, "vote");
+  const canVote = voting && store.votesLeft.value > 0;
+  const canReply = can(meeting, "reply");
   const spotlight = meeting?.spotlight_idea_id ?? null;
 
   // Ideas present when the board first showed are not "fresh" (no fade-in for them).
@@ -54,6 +56,7 @@ export function IdeaList() {
       key={idea.id}
       idea={idea}
       canVote={canVote}
+      voting={voting}
       facilitator={facilitator}
       spotlighted={spotlight === idea.id}
       fresh={!known.current?.has(idea.id)}
