@@ -175,6 +175,8 @@ if EMAIL_URL:
     vars().update(env.email_url("EMAIL_URL"))
 else:
     EMAIL_BACKEND = "django.core.mail.backends.console.EmailBackend"
+# Absolute address of the site, for links in emails sent outside a request.
+PAUSE_SITE_URL = env.str("PAUSE_SITE_URL", default="http://127.0.0.1:8000")
 DEFAULT_FROM_EMAIL = env.str("DEFAULT_FROM_EMAIL", default="Pause <pause@localhost>")
 
 LANGUAGE_CODE = env.str("DEFAULT_LANGUAGE", default="fr")
