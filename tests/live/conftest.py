@@ -134,3 +134,7 @@ def live_meeting(db, meeting_factory, member_factory):
         return Meeting.objects.get(pk=meeting.pk), {"owner": owner, "fac": fac, "a": a, "b": b}
 
     return make
+
+
+# Appended: the frame-validating ``ws`` fixture (tests/live/fixtures_extra.py).
+from tests.live.fixtures_extra import ws  # noqa: E402, F401
