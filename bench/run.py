@@ -1,0 +1,602 @@
+"""Run every benchmark of issue 7 and write ``docs/benchmarks.md`` and its chart.
+
+    python -m bench.run                 # the full run (about 15 minutes on 2 cores)
+    python -m bench.run --quick         # a smoke run: fewer sockets, shorter steps
+    python -m bench.run --scenarios A,B --servers uvicorn --no-report
+
+Scenarios (each against the bare ``websockets`` server as the ceiling, same run):
+  A  1 meeting × 50 members, ideas posted at stepped rates
+  B  100 meetings × 10 members (1,000 sockets): the same, plus connect rate and memory
+  C  B across two web processes sharing a Redis channel layer
+  D  reconnect storm: 1,000 sockets drop at once and resume with ``?after=``
+  micro   snapshot of a 500-idea meeting, resume after 500 missed events
+  writes  acknowledged idea posts per second per process, PostgreSQL and SQLite
+
+A step passes when every delivery arrived within its step, p99 latency < 100 ms, no
+error and at least 90 % of the offered posts were sent; a scenario's figure is its best
+passing step before the first failing one.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import datetime as dt
+import json
+import os
+import platform
+import shlex
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import psutil
+
+from bench.load import percentile
+from bench.servers import (
+    CONN_MAX_AGE,
+    ROOT,
+    SECRET_KEY,
+    Database,
+    Redis,
+    Server,
+    pause_env,
+)
+
+WORK = ROOT / "var" / "bench"
+DOCS = ROOT / "docs"
+P99_LIMIT_MS = 100.0
+
+
+def log(*args) -> None:
+    print(time.strftime("%H:%M:%S"), *args, file=sys.stderr, flush=True)
+
+
+def load_avg() -> str:
+    return "/".join(f"{x:.2f}" for x in os.getloadavg())
+
+
+# --------------------------------------------------------------------------- workers
+
+
+class Workers:
+    """Load-generator processes (``bench.load``), each with its share of the meetings."""
+
+    def __init__(self, kind: str, origin: str, meetings: list[dict], procs: int, posters=False):
+        self.procs: list[subprocess.Popen] = []
+        self.share: list[float] = []
+        total = sum(len(m["members"]) for m in meetings) or 1
+        if len(meetings) == 1 and procs > 1:
+            # One big meeting: split its members between the processes.
+            m = meetings[0]
+            parts = [
+                [{**m, "members": m["members"][i::procs], "urls": m["urls"]}] for i in range(procs)
+            ]
+        else:
+            parts = [meetings[i::procs] for i in range(procs)]
+        for n, part in enumerate(parts):
+            if not part:
+                continue
+            spec = {"kind": kind, "origin": origin, "meetings": part, "posters": posters}
+            path = WORK / f"load-{os.getpid()}-{n}.json"
+            path.write_text(json.dumps(spec))
+            self.procs.append(
+                subprocess.Popen(
+                    [sys.executable, "-m", "bench.load", str(path)],
+                    cwd=ROOT,
+                    stdin=subprocess.PIPE,
+                    stdout=subprocess.PIPE,
+                    text=True,
+                )
+            )
+            self.share.append(sum(len(m["members"]) for m in part) / total)
+
+    def ask(self, msgs: list[dict]) -> list[dict]:
+        for proc, msg in zip(self.procs, msgs, strict=True):
+            proc.stdin.write(json.dumps(msg) + "\n")
+            proc.stdin.flush()
+        out = []
+        for proc in self.procs:
+            line = proc.stdout.readline()
+            if not line:
+                raise RuntimeError(f"load generator {proc.pid} died (exit {proc.wait()})")
+            out.append(json.loads(line))
+        return out
+
+    def all(self, msg: dict) -> list[dict]:
+        return self.ask([msg] * len(self.procs))
+
+    def close(self) -> None:
+        with contextlib.suppress(Exception):
+            self.all({"cmd": "close"})
+        for proc in self.procs:
+            try:
+                proc.wait(10)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+
+
+def merge(hists: list[dict]) -> dict:
+    out: dict[int, int] = {}
+    for h in hists:
+        for k, v in h.items():
+            out[int(k)] = out.get(int(k), 0) + v
+    return out
+
+
+# --------------------------------------------------------------------------- fan-out
+
+
+def ladder(start: float, factor: float, top: float) -> list[float]:
+    out, x = [], start
+    while x <= top:
+        out.append(round(x))
+        x *= factor
+    return out
+
+
+def connect_report(replies: list[dict], elapsed: float) -> dict:
+    connected = sum(r["connected"] for r in replies)
+    return {
+        "connected": connected,
+        "failed": sum(r["failed"] for r in replies),
+        "failures": [f for r in replies for f in r["failures"]][:3],
+        "seconds": elapsed,
+        "rate": connected / elapsed if elapsed else None,
+        "p50_ms": max((r["p50_ms"] or 0) for r in replies),
+        "p99_ms": max((r["p99_ms"] or 0) for r in replies),
+    }
+
+
+def fanout(
+    *,
+    scenario: str,
+    servers: list[Server],
+    meetings: list[dict],
+    steps: list[float],
+    opts,
+    kind: str,
+    criterion: str = "delivery",
+) -> dict:
+    """Connect every member of ``meetings``, then post at each rate of ``steps``
+    (deliveries per second offered) until a step fails. ``criterion`` is the latency
+    that must stay under 100 ms: ``delivery`` (send → other sockets) or ``ack``."""
+    size = {m["meeting_id"]: len(m["members"]) for m in meetings}
+    sockets = sum(size.values())
+    per_meeting = sockets / len(meetings)
+    origin = servers[0].http
+    for m in meetings:
+        m["urls"] = [s.ws for s in servers]
+    result: dict = {"scenario": scenario, "server": servers[0].kind, "sockets": sockets}
+    result["load_before"] = load_avg()
+    time.sleep(0.5)
+    rss0 = sum(s.rss() for s in servers)
+    workers = Workers(kind, origin, meetings, opts.procs)
+    try:
+        t0 = time.perf_counter()
+        replies = workers.all({"cmd": "connect", "concurrency": opts.concurrency})
+        result["connect"] = connect_report(replies, time.perf_counter() - t0)
+        time.sleep(1.0)  # let the heartbeat and presence traffic settle
+        rss1 = sum(s.rss() for s in servers)
+        result["rss_per_socket"] = (rss1 - rss0) / max(1, result["connect"]["connected"])
+        result["rss_before_mb"] = rss0 / 2**20
+        log(
+            f"{scenario} {servers[0].kind}: {result['connect']['connected']}/{sockets} connected"
+            f" in {result['connect']['seconds']:.1f}s,"
+            f" {result['rss_per_socket'] / 1024:.1f} KB/socket"
+        )
+        if result["connect"]["failed"]:
+            log("  connect failures:", result["connect"]["failures"])
+        result["steps"] = []
+        for n, target in enumerate(steps, start=1):
+            posts = target / per_meeting
+            cpu0 = sum(s.cpu() for s in servers)
+            w0 = time.perf_counter()
+            replies = workers.ask(
+                [
+                    {
+                        "cmd": "step",
+                        "step": n,
+                        "rate": posts * share,
+                        "dur": opts.dur,
+                        "drain": opts.drain,
+                    }
+                    for share in workers.share
+                ]
+            )
+            wall = time.perf_counter() - w0
+            cpu = sum(s.cpu() for s in servers) - cpu0
+            sent: dict[int, int] = {}
+            for r in replies:
+                for mid, k in r["sent"].items():
+                    sent[int(mid)] = sent.get(int(mid), 0) + k
+            expected = sum(k * size[mid] for mid, k in sent.items())
+            recv = sum(r["recv"] for r in replies)
+            hist = merge([r["hist"] for r in replies])
+            ack = merge([r["ack_hist"] for r in replies])
+            errors: dict[str, int] = {}
+            for r in replies:
+                for k, v in r["errors"].items():
+                    errors[k] = errors.get(k, 0) + v
+            posted = sum(sent.values())
+            step = {
+                "offered": target,
+                "posts_per_s": posted / opts.dur,
+                "delivered_per_s": recv / opts.dur,
+                "expected": expected,
+                "received": recv,
+                "loss": expected - recv,
+                "p50_ms": percentile(hist, 0.50),
+                "p95_ms": percentile(hist, 0.95),
+                "p99_ms": percentile(hist, 0.99),
+                "ack_p50_ms": percentile(ack, 0.50),
+                "ack_p99_ms": percentile(ack, 0.99),
+                "unacked": sum(r["unacked"] for r in replies),
+                "errors": errors,
+                "server_cpu": cpu / wall,
+                "cpu_us_per_delivery": cpu / recv * 1e6 if recv else None,
+                "generator_cpu": max(r["cpu"] for r in replies),
+                "load": load_avg(),
+            }
+            p99 = step["p99_ms"] if criterion == "delivery" else step["ack_p99_ms"]
+            step["ok"] = bool(
+                p99 is not None
+                and p99 < P99_LIMIT_MS
+                and step["loss"] <= 0
+                and not errors
+                and step["unacked"] == 0
+                and posted >= 0.9 * posts * opts.dur
+            )
+            result["steps"].append(step)
+            log(
+                f"  {scenario} {servers[0].kind} step {n}: offered {target:>7.0f}/s"
+                f" delivered {step['delivered_per_s']:>8.0f}/s"
+                f" p50 {step['p50_ms'] or 0:6.1f} p99 {step['p99_ms'] or 0:7.1f} ms"
+                f" ack p99 {step['ack_p99_ms'] or 0:6.1f}"
+                f" loss {step['loss']} err {errors or ''}"
+                f" cpu {step['cpu_us_per_delivery'] or 0:5.0f} µs/d"
+                f" gen {step['generator_cpu']:.0%} {'ok' if step['ok'] else 'FAIL'}"
+            )
+            if not step["ok"]:
+                break
+            time.sleep(0.3)
+        good = []
+        for s in result["steps"]:
+            if not s["ok"]:
+                break
+            good.append(s)
+        result["best"] = max(good, key=lambda s: s["delivered_per_s"]) if good else None
+    finally:
+        workers.close()
+    return result
+
+
+def storm(*, servers: list[Server], meetings: list[dict], opts) -> dict:
+    """Scenario D: every socket drops at once while posts go on, then resumes."""
+    for m in meetings:
+        m["urls"] = [s.ws for s in servers]
+    workers = Workers("pause", servers[0].http, meetings, opts.procs, posters=True)
+    result: dict = {"server": servers[0].kind, "load_before": load_avg()}
+    try:
+        t0 = time.perf_counter()
+        replies = workers.all({"cmd": "connect", "concurrency": opts.concurrency})
+        result["connect"] = connect_report(replies, time.perf_counter() - t0)
+        replies = workers.ask(
+            [
+                {"cmd": "storm", "rate": 100 * share, "post_for": 3.0, "timeout": 20}
+                for share in workers.share
+            ]
+        )
+        result["clients"] = sum(r["clients"] for r in replies)
+        result["resumed"] = sum(r["resumed"] for r in replies)
+        result["failed"] = sum(r["failed"] for r in replies)
+        result["failures"] = [f for r in replies for f in r["failures"]][:3]
+        result["behind"] = sum(r["behind"] for r in replies)
+        result["gaps"] = sum(r["gaps"] for r in replies)
+        result["dups"] = sum(r["dups"] for r in replies)
+        result["posts"] = sum(r["posts"] for r in replies)
+        result["errors"] = merge_counts([r["errors"] for r in replies])
+        welcome = [r["all_welcome_s"] for r in replies]
+        converged = [r["converged_s"] for r in replies]
+        result["all_welcome_s"] = None if None in welcome else max(welcome)
+        result["converged_s"] = None if None in converged else max(converged)
+        result["ok"] = bool(
+            result["converged_s"] is not None
+            and result["converged_s"] <= 10
+            and result["behind"] == 0
+            and result["gaps"] == 0
+            and result["resumed"] == result["clients"]
+        )
+        result["load"] = load_avg()
+        log(
+            f"D {servers[0].kind}: {result['resumed']}/{result['clients']} resumed,"
+            f" all back {result['all_welcome_s']}, converged {result['converged_s']},"
+            f" gaps {result['gaps']} behind {result['behind']}"
+        )
+    finally:
+        workers.close()
+    return result
+
+
+def merge_counts(dicts: list[dict]) -> dict:
+    out: dict = {}
+    for d in dicts:
+        for k, v in d.items():
+            out[k] = out.get(k, 0) + v
+    return out
+
+
+# --------------------------------------------------------------------------- seeding
+
+
+def seed(db: Database, *, rooms: int, members: int, copies: int, prefix: str, **kw) -> dict:
+    env = {**os.environ, **db.env, "DJANGO_DEBUG": "true", "DJANGO_SECRET_KEY": SECRET_KEY}
+    env.pop("DJANGO_SETTINGS_MODULE", None)
+    env.pop("REDIS_URL", None)
+    out = WORK / f"seed-{db.kind}-{prefix}.json"
+    args = [
+        sys.executable,
+        "-m",
+        "bench.seed",
+        "--rooms",
+        str(rooms),
+        "--members",
+        str(members),
+        "--copies",
+        str(copies),
+        "--prefix",
+        prefix,
+        "--out",
+        str(out),
+    ]
+    if kw.get("ideas"):
+        args += ["--ideas", str(kw["ideas"])]
+    if kw.get("join_all"):
+        args.append("--join-all")
+    subprocess.run(args, cwd=ROOT, env=env, check=True, timeout=900)
+    return json.loads(out.read_text())
+
+
+class Copies:
+    """Hands out a fresh live meeting of every seeded room for each run."""
+
+    def __init__(self, seeded: dict) -> None:
+        self.rooms = seeded["rooms"]
+        self.next = 0
+
+    def take(self, n_rooms: int | None = None) -> list[dict]:
+        k = self.next
+        self.next += 1
+        return [
+            {
+                "meeting_id": r["meetings"][k]["meeting_id"],
+                "challenge_id": r["meetings"][k]["challenge_id"],
+                "members": [{"cookie": m["cookie"]} for m in r["members"]],
+            }
+            for r in self.rooms[:n_rooms]
+        ]
+
+
+def bare_meetings(n: int, members: int, offset: int = 0) -> list[dict]:
+    return [
+        {"meeting_id": offset + i + 1, "challenge_id": 1, "members": [{}] * members}
+        for i in range(n)
+    ]
+
+
+# --------------------------------------------------------------------------- main
+
+
+def machine() -> dict:
+    model = platform.processor()
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                model = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    return {
+        "nproc": os.cpu_count(),
+        "cpu": model,
+        "memory_gb": round(psutil.virtual_memory().total / 2**30, 1),
+        "python": platform.python_version(),
+        "kernel": platform.release(),
+    }
+
+
+def git_commit() -> str:
+    try:
+        return subprocess.run(
+            ["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True, text=True
+        ).stdout.strip()
+    except OSError:
+        return "?"
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m bench.run", description=__doc__)
+    parser.add_argument("--quick", action="store_true", help="smoke run: small and short")
+    parser.add_argument("--scenarios", default="A,B,C,D,micro,writes")
+    parser.add_argument("--servers", default="daphne,uvicorn")
+    parser.add_argument("--procs", type=int, default=1, help="load-generator processes")
+    parser.add_argument("--dur", type=float, default=3.0, help="seconds per step")
+    parser.add_argument("--drain", type=float, default=1.0, help="seconds to wait after a step")
+    parser.add_argument("--concurrency", type=int, default=50, help="handshakes in flight")
+    parser.add_argument("--rooms", type=int, default=100, help="meetings in B, C and D")
+    parser.add_argument(
+        "--conn-max-age",
+        default="60",
+        help="DJANGO_CONN_MAX_AGE of the servers (docker-compose.yml's default is 0)",
+    )
+    parser.add_argument("--no-report", action="store_true", help="do not write docs/")
+    parser.add_argument("--out", type=Path, default=WORK / "results.json")
+    opts = parser.parse_args(argv)
+    if opts.quick:
+        opts.dur, opts.drain = min(opts.dur, 1.5), min(opts.drain, 0.7)
+        opts.rooms = min(opts.rooms, 30)
+    CONN_MAX_AGE["value"] = str(opts.conn_max_age)
+    scenarios = set(opts.scenarios.split(","))
+    kinds = opts.servers.split(",")
+    WORK.mkdir(parents=True, exist_ok=True)
+    started = time.time()
+    results: dict = {
+        "machine": machine(),
+        "date": dt.datetime.now().astimezone().isoformat(timespec="seconds"),
+        "command": " ".join(["python -m bench.run", *map(shlex.quote, argv or sys.argv[1:])]),
+        "commit": git_commit(),
+        "opts": {k: (str(v) if isinstance(v, Path) else v) for k, v in vars(opts).items()},
+        "load_start": load_avg(),
+        "fanout": [],
+        "storm": [],
+    }
+    factor = 2.0 if opts.quick else 1.5
+    steps_a = ladder(1000, factor, 200_000)
+    steps_b = ladder(1000, factor, 200_000)
+    db = redis = None
+    stack: list = []
+    try:
+        need_db = scenarios & {"A", "B", "C", "D", "micro", "writes"}
+        if need_db:
+            log("creating the PostgreSQL database and seeding")
+            db = Database.create("postgres", WORK)
+            n_pause = len(kinds)
+            seeded_a = Copies(seed(db, rooms=1, members=50, copies=n_pause, prefix="a"))
+            b_copies = n_pause * len(scenarios & {"B", "C", "D"})
+            seeded_b = (
+                Copies(seed(db, rooms=opts.rooms, members=10, copies=b_copies, prefix="b"))
+                if b_copies
+                else None
+            )
+        if scenarios & {"C"}:
+            redis = Redis()
+        # ---- A and B: one process, bare ceiling first
+        for scenario, n_rooms, members, steps in (
+            ("A", 1, 50, steps_a),
+            ("B", opts.rooms, 10, steps_b),
+        ):
+            if scenario not in scenarios:
+                continue
+            server = Server("bare")
+            try:
+                results["fanout"].append(
+                    fanout(
+                        scenario=scenario,
+                        servers=[server],
+                        meetings=bare_meetings(n_rooms, members),
+                        steps=steps,
+                        opts=opts,
+                        kind="bare",
+                    )
+                )
+            finally:
+                server.close()
+            for kind in kinds:
+                meetings = (seeded_a if scenario == "A" else seeded_b).take()
+                server = Server(kind, pause_env(db, None))
+                try:
+                    if scenario == "A":
+                        results["login"] = real_login(server, seeded_a, meetings)
+                    results["fanout"].append(
+                        fanout(
+                            scenario=scenario,
+                            servers=[server],
+                            meetings=meetings,
+                            steps=steps,
+                            opts=opts,
+                            kind="pause",
+                        )
+                    )
+                finally:
+                    server.close()
+        # ---- C: two processes and Redis
+        if "C" in scenarios:
+            pair = [Server("bare", extra=["--redis", redis.url]) for _ in range(2)]
+            try:
+                results["fanout"].append(
+                    fanout(
+                        scenario="C",
+                        servers=pair,
+                        meetings=bare_meetings(opts.rooms, 10),
+                        steps=steps_b,
+                        opts=opts,
+                        kind="bare",
+                    )
+                )
+            finally:
+                for s in pair:
+                    s.close()
+            for kind in kinds:
+                meetings = seeded_b.take()
+                pair = [Server(kind, pause_env(db, redis.url)) for _ in range(2)]
+                try:
+                    results["fanout"].append(
+                        fanout(
+                            scenario="C",
+                            servers=pair,
+                            meetings=meetings,
+                            steps=steps_b,
+                            opts=opts,
+                            kind="pause",
+                        )
+                    )
+                finally:
+                    for s in pair:
+                        s.close()
+        # ---- D: reconnect storm
+        if "D" in scenarios:
+            for kind in kinds:
+                meetings = seeded_b.take()
+                server = Server(kind, pause_env(db, None))
+                try:
+                    results["storm"].append(storm(servers=[server], meetings=meetings, opts=opts))
+                finally:
+                    server.close()
+        # ---- micro-benchmarks and writes
+        if "micro" in scenarios:
+            from bench import micro
+
+            results["micro"] = micro.run_all(db, kinds, opts, seed, log)
+        if "writes" in scenarios:
+            from bench import micro
+
+            results["writes"] = micro.writes_all(db, kinds, opts, seed, log, fanout)
+    finally:
+        for thing in stack:
+            thing.close()
+        if redis is not None:
+            redis.close()
+        if db is not None:
+            db.drop()
+    results["load_end"] = load_avg()
+    results["minutes"] = round((time.time() - started) / 60, 1)
+    opts.out.parent.mkdir(parents=True, exist_ok=True)
+    opts.out.write_text(json.dumps(results, indent=1, default=str))
+    log(f"results in {opts.out} ({results['minutes']} min)")
+    if not opts.no_report:
+        from bench import report
+
+        report.write(results, DOCS)
+        log(f"wrote {DOCS / 'benchmarks.md'}")
+    return 0
+
+
+def real_login(server: Server, seeded: Copies, meetings: list[dict]) -> dict:
+    """Log two members in through the real login form and use their cookies."""
+    from bench.pause_client import login
+    from bench.seed import PASSWORD
+
+    timings = []
+    for i in range(2):
+        email = seeded.rooms[0]["members"][i]["email"]
+        t0 = time.perf_counter()
+        cookie = login(server.http, email, PASSWORD)
+        timings.append(time.perf_counter() - t0)
+        for m in meetings:
+            m["members"][i] = {"cookie": cookie}
+    return {"logins": len(timings), "seconds_each": sum(timings) / len(timings)}
+
+
+if __name__ == "__main__":
+    sys.exit(main())

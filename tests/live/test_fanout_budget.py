@@ -1,0 +1,72 @@
+"""The fan-out budget (issue 7), counted rather than timed: one event to a meeting with
+many sockets in this process costs one channel-layer message, and one render + encode per
+distinct view, not one per socket."""
+
+import pytest
+from asgiref.sync import sync_to_async
+
+from rooms import wire
+from rooms.broadcast import meeting_group
+from rooms.hub import hub
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+SOCKETS = 12
+
+
+async def test_one_event_is_one_layer_message_per_process_and_one_render_per_view(
+    connect, live_meeting, member_factory, monkeypatch
+):
+    """An idea posted to a meeting with 12 local sockets is published once, received once
+    by this process, rendered twice (its author's view and everyone else's), and reaches
+    all 12 sockets; the meeting's group holds one channel: the process's hub."""
+    meeting, people = await sync_to_async(live_meeting)()
+    room = await sync_to_async(lambda: meeting.room)()
+    extra = [await sync_to_async(member_factory)(room) for _ in range(SOCKETS - 3)]
+    users = [people["fac"], people["a"], people["b"], *extra]
+    sockets = [await connect(u, meeting) for u in users]
+    fac, author = sockets[0], sockets[1]
+    assert (await fac.do("phase.set", phase="ideas"))["type"] == "ack"
+    challenge = await fac.do("challenge.post", title="Trouver des clientes")
+    for s in sockets:
+        await s.event("challenge.posted")
+
+    layer = hub.layer
+    assert list(layer.groups[meeting_group(meeting.pk)]) == [hub.channel]
+
+    published: list[str] = []
+    real_send = layer.group_send
+
+    async def counting_send(group, message):
+        published.append(message["type"])
+        return await real_send(group, message)
+
+    received: list[str] = []
+    real_dispatch = hub.dispatch
+
+    async def counting_dispatch(message):
+        received.append(message["type"])
+        return await real_dispatch(message)
+
+    renders: list[int] = []
+    real_frame = wire.event_frame
+
+    def counting_frame(event, viewer):
+        renders.append(viewer.participant_id)
+        return real_frame(event, viewer)
+
+    monkeypatch.setattr(layer, "group_send", counting_send)
+    monkeypatch.setattr(hub, "dispatch", counting_dispatch)
+    monkeypatch.setattr(wire, "event_frame", counting_frame)
+
+    ack = await author.do(
+        "idea.post", challenge_id=challenge["result"]["id"], text="Un atelier découverte"
+    )
+    assert ack["type"] == "ack", ack
+    frames = [await s.event("idea.posted") for s in sockets]
+
+    assert {f["seq"] for f in frames} == {ack["seq"]}
+    assert [f["data"]["mine"] for f in frames] == [s is author for s in sockets]
+    assert published.count("meeting.events") == 1
+    assert received.count("meeting.events") == 1
+    assert len(renders) == 2, renders
