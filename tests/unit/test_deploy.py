@@ -338,23 +338,30 @@ def test_container_healthcheck_passes_against_a_production_server(tmp_path):
         "PAUSE_DATA_DIR": str(tmp_path),
         "PAUSE_MANIFEST_STATIC": "false",
     }
+    if os.environ.get("DATABASE_URL"):
+        # The PostgreSQL pass of the suite probes that server (its maintenance database,
+        # which always exists); otherwise a SQLite file.
+        env["DATABASE_URL"] = os.environ["DATABASE_URL"].rsplit("/", 1)[0] + "/postgres"
     daphne = BASE_DIR / ".venv" / "bin" / "daphne"
     command = [str(daphne)] if daphne.exists() else [sys.executable, "-m", "daphne"]
-    server = subprocess.Popen(
-        [*command, "-b", "127.0.0.1", "-p", str(port), "pause.asgi:application"],
-        cwd=BASE_DIR,
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
-    )
+    # A file, not a pipe: a pipe nobody reads fills up and blocks the server's logging.
+    log = tmp_path / "daphne.log"
+    with log.open("wb") as log_file:
+        server = subprocess.Popen(
+            [*command, "-b", "127.0.0.1", "-p", str(port), "pause.asgi:application"],
+            cwd=BASE_DIR,
+            env=env,
+            stdout=log_file,
+            stderr=subprocess.STDOUT,
+        )
     try:
         deadline = time.monotonic() + 30
         result = run_healthcheck(port)
         while result.returncode != 0 and time.monotonic() < deadline:
-            assert server.poll() is None, server.stderr.read().decode()[-2000:]
+            assert server.poll() is None, log.read_text()[-2000:]
             time.sleep(0.2)
             result = run_healthcheck(port)
-        assert result.returncode == 0, result.stdout + result.stderr
+        assert result.returncode == 0, result.stdout + result.stderr + log.read_text()[-2000:]
         status, body = result.stdout.split(" ", 1)
         assert status == "200"
         assert json.loads(body)["checks"]["database"] == "ok"
