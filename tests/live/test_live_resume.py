@@ -112,3 +112,48 @@ async def test_the_timer_is_the_same_for_every_client_and_survives_a_reconnect(w
         "ends_at": None,
         "remaining_ms": None,
     }
+
+
+def _write_unbroadcast_event(meeting, author_user):
+    """A change whose channel-layer message was lost (the layer drops when full, or a
+    process died between commit and send): in the log, never delivered live."""
+    from django.db import transaction
+    from django.utils import timezone
+
+    from rooms import wire
+    from rooms.models import Challenge, MeetingEvent, Participant
+
+    with transaction.atomic():
+        m = Meeting.objects.select_for_update().get(pk=meeting.pk)
+        owner = Participant.objects.get(meeting=m, user=author_user)
+        c = Challenge.objects.create(meeting=m, owner=owner, title="Perdu en route", position=9)
+        m.last_seq += 1
+        m.save(update_fields=["last_seq"])
+        MeetingEvent.objects.create(
+            meeting=m,
+            seq=m.last_seq,
+            name="challenge.posted",
+            actor=owner,
+            data=wire.challenge_data(c),
+            at=timezone.now(),
+        )
+    return m.last_seq
+
+
+async def test_a_lost_live_event_is_read_from_the_log_before_the_next_one(ws, live_meeting):
+    """When the live stream skips a seq, the server reads the missing events from the log
+    and sends them in order before the next one: the client sees no gap."""
+    meeting, people = await sync_to_async(live_meeting)()
+    a = await ws(people["a"], meeting)
+    fac = await ws(people["fac"], meeting)
+    lost = await sync_to_async(_write_unbroadcast_event)(meeting, people["a"])
+    ack = await fac.do("board.lock", locked=True)
+    assert ack["seq"] == lost + 1
+    got = [f for f in events(await drain(a, 0.4)) if f["seq"] >= lost]
+    assert [(f["seq"], f["name"]) for f in got] == [
+        (lost, "challenge.posted"),
+        (lost + 1, "board.locked"),
+    ]
+    state = ClientState(a.welcome)
+    state.feed(a.frames)
+    assert [c["title"] for c in state.snapshot["challenges"]] == ["Perdu en route"]
