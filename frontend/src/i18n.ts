@@ -4,7 +4,7 @@
 
 const en = {
   board: "Live board",
-  agenda: "Agenda",
+  agenda: "On the agenda",
   agendaEmpty: "No challenge on the agenda yet.",
   inHotSeat: "in the hot seat",
   viewing: "viewing",
@@ -147,7 +147,7 @@ export type Key = keyof typeof en;
 
 const fr: Record<Key, string> = {
   board: "Tableau en direct",
-  agenda: "Ordre du jour",
+  agenda: "Au programme",
   agendaEmpty: "Aucun défi à l’ordre du jour pour l’instant.",
   inHotSeat: "sur la sellette",
   viewing: "affiché",
