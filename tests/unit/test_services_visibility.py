@@ -223,3 +223,16 @@ def test_a_removed_hidden_idea_is_not_revealed(cast):
     services.ideas_reveal(actor=fac, challenge_id=cast.challenge_id)
     frames, snapshot = everything_seen_by(cast, "member")
     assert "SPAM-2" not in json.dumps([frames, snapshot], ensure_ascii=False)
+
+
+def test_switching_anonymity_off_later_does_not_unmask_earlier_posts(cast):
+    """Posts written under ``always`` stay anonymous after the facilitator switches to
+    ``off``: the setting decides for new posts, never retroactively."""
+    fac = cast["facilitator"]
+    services.meeting_settings(actor=fac, anonymity="always")
+    _post_everything(cast, anonymous=False)
+    services.meeting_settings(actor=fac, anonymity="off")
+    services.phase_set(actor=fac, phase="ideas")
+    services.idea_post(actor=cast["member"], challenge_id=cast.challenge_id, text="named now")
+    for role in ("facilitator", "owner", "guest"):
+        assert authorship_leaks(cast, role, cast["author"]) == [], role
