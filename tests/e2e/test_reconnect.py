@@ -6,7 +6,12 @@ from playwright.sync_api import expect
 
 from tests.e2e.conftest import meeting_path, wait_live
 
-pytestmark = pytest.mark.django_db(transaction=True)
+pytestmark = [
+    pytest.mark.django_db(transaction=True),
+    # Restarting forks daphne from a process where Playwright runs threads; the child only
+    # runs the server, which is what the reconnect needs.
+    pytest.mark.filterwarnings("ignore:This process .* is multi-threaded:DeprecationWarning"),
+]
 
 
 def status(page):
