@@ -9,6 +9,7 @@ from django.utils.translation import gettext as _
 from rooms import services, wire
 from rooms.errors import Forbidden, NotFound
 from rooms.models import Meeting, MeetingEvent, Membership, Participant
+from rooms.protocol import PROTOCOL_VERSION
 
 
 def connection_authorize(*, meeting_id: int, user, guest_key) -> tuple[Participant, wire.Viewer]:
@@ -78,6 +79,7 @@ def stream_open(
         snapshot, seq = wire.snapshot_for(meeting_id, viewer)
         welcome = {
             "type": "welcome",
+            "protocol": PROTOCOL_VERSION,
             "you": you,
             "seq": seq,
             "server_time": _now(),
@@ -104,6 +106,7 @@ def stream_open(
             reason = "cursor_too_old"  # the log was pruned below the cursor
     welcome = {
         "type": "welcome",
+        "protocol": PROTOCOL_VERSION,
         "you": you,
         "seq": after if reason is None else last_seq,
         "server_time": _now(),
