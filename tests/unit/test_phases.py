@@ -92,14 +92,14 @@ def test_check_order_of_refusals():
 def test_wrong_phase_message_says_what_the_phase_allows():
     """The error a participant gets names the phase and the things it allows, in the
     participant's language."""
-    with pytest.raises(WrongPhase) as e:
+    with translation.override("en"), pytest.raises(WrongPhase) as e:
         _check(fmt="hot-seat", phase="clarify", kind="idea")
     assert "ask questions" in str(e.value)
     assert "post ideas" not in str(e.value)
     with translation.override("fr"), pytest.raises(WrongPhase) as e:
         _check(fmt="open", phase="vote", command="reply.post")
     assert e.value.code == "wrong_phase"
-    assert str(e.value) != ""
+    assert "voter" in str(e.value)
 
 
 def test_every_rule_names_only_known_actions():
