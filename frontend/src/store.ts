@@ -50,7 +50,15 @@ export function createStore(options: StoreOptions = {}) {
   const held = new Map<number, EventFrame>();
   let requestSync = options.requestSync ?? (() => {});
 
+  // Slices: a component reading one re-renders only when that part changed (the apply
+  // function keeps untouched parts as the same objects).
+  const ready = computed(() => snapshot.value !== null);
   const meeting = computed(() => snapshot.value?.meeting ?? null);
+  const participants = computed(() => snapshot.value?.participants ?? []);
+  const clusters = computed(() => snapshot.value?.clusters ?? []);
+  const actions = computed(() => snapshot.value?.actions ?? []);
+  const followups = computed(() => snapshot.value?.followups ?? []);
+  const takeaways = computed(() => snapshot.value?.takeaways ?? []);
   const challenges = computed(() =>
     (snapshot.value?.challenges ?? [])
       .filter((c) => c.status === "active")
@@ -176,7 +184,13 @@ export function createStore(options: StoreOptions = {}) {
     clockOffset,
     syncing,
     viewedChallengeId,
+    ready,
     meeting,
+    participants,
+    clusters,
+    actions,
+    followups,
+    takeaways,
     challenges,
     currentChallenge,
     currentIdeas,

@@ -12,7 +12,7 @@ import { Presence } from "./Presence";
 
 export function App() {
   const { store } = useBoard();
-  const ready = store.snapshot.value !== null;
+  const ready = store.ready.value;
   return (
     <div class="board-app">
       <LiveRegion />

@@ -9,11 +9,11 @@ export function Actions() {
   const meeting = store.meeting.value;
   const challenge = store.currentChallenge.value;
   const you = store.you.value;
-  const snapshot = store.snapshot.value;
+  const all = store.actions.value;
   const [text, setText] = useState("");
   const [due, setDue] = useState("");
-  if (!meeting || !snapshot || !challenge) return null;
-  const actions = snapshot.actions.filter((a) => a.challenge_id === challenge.id);
+  if (!meeting || !challenge) return null;
+  const actions = all.filter((a) => a.challenge_id === challenge.id);
   const canWrite =
     meeting.state === "live" &&
     meeting.phase === "plan" &&
@@ -76,7 +76,7 @@ export function Actions() {
 
 export function Followups() {
   const { store } = useBoard();
-  const list = store.snapshot.value?.followups ?? [];
+  const list = store.followups.value;
   if (list.length === 0) return null;
   return (
     <section class="board-panel board-followups" aria-labelledby="board-followups-title">
@@ -96,7 +96,7 @@ export function Followups() {
 
 export function Takeaways() {
   const { store } = useBoard();
-  const list = store.snapshot.value?.takeaways ?? [];
+  const list = store.takeaways.value;
   const phase = store.meeting.value?.phase;
   if (list.length === 0 && phase !== "takeaways" && phase !== "wrapup") return null;
   return (

@@ -27,12 +27,12 @@ export function IdeaList() {
 
   // Ideas present when the board first showed are not "fresh" (no fade-in for them).
   const known = useRef<Set<number> | null>(null);
-  if (known.current === null && store.snapshot.value) {
-    known.current = new Set(store.snapshot.value.ideas.map((i) => i.id));
+  if (known.current === null && store.snapshot.peek()) {
+    known.current = new Set(store.snapshot.peek()!.ideas.map((i) => i.id));
   }
 
   const clusters = useComputed(() =>
-    (store.snapshot.value?.clusters ?? [])
+    store.clusters.value
       .filter((c) => c.challenge_id === store.currentChallenge.value?.id)
       .slice()
       .sort((a, b) => a.position - b.position),

@@ -17,7 +17,7 @@ function initials(name: string): string {
 export function Presence() {
   const { store, send } = useBoard();
   const here = store.presence.value;
-  const participants = store.snapshot.value?.participants ?? [];
+  const participants = store.participants.value;
   const me = store.you.value;
   const facilitator = store.isFacilitator.value;
   return (
