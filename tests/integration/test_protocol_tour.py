@@ -80,9 +80,11 @@ async def test_every_command_is_acknowledged_and_every_event_reaches_the_others(
             await asyncio.wait_for(c.welcomed.wait(), 10)
 
         async def do(client, command, expect="ack"):
+            n = len(record["commands"]) + 1
+            command = {"type": command["type"], "ref": f"r{n}", **command}
             record["commands"].append(command)
             sent.add(command["type"])
-            answer = await client.request(dict(command), timeout=10)
+            answer = await client.request(command, timeout=10)
             assert answer["type"] == expect, (command, answer)
             return answer
 
