@@ -116,18 +116,21 @@ DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 # Channel layer: Redis (pub/sub) across processes when REDIS_URL is set, else in memory,
 # which only works inside one process.
 REDIS_URL = env.str("REDIS_URL", default="")
+# Redis pub/sub channels are shared by every database number of a server: deployments (or
+# test runs) sharing one Redis need different prefixes.
+PAUSE_REDIS_PREFIX = env.str("PAUSE_REDIS_PREFIX", default="pause")
 if REDIS_URL:
     CHANNEL_LAYERS = {
         "default": {
             "BACKEND": "channels_redis.pubsub.RedisPubSubChannelLayer",
-            "CONFIG": {"hosts": [REDIS_URL]},
+            "CONFIG": {"hosts": [REDIS_URL], "prefix": f"{PAUSE_REDIS_PREFIX}.asgi"},
         }
     }
     CACHES = {
         "default": {
             "BACKEND": "django.core.cache.backends.redis.RedisCache",
             "LOCATION": REDIS_URL,
-            "KEY_PREFIX": "pause",
+            "KEY_PREFIX": PAUSE_REDIS_PREFIX,
         }
     }
 else:
@@ -231,6 +234,13 @@ SECURE_CSP = {
     "frame-ancestors": [CSP.NONE],
     "form-action": [CSP.SELF],
 }
+
+if PAUSE_VITE_DEV:
+    # `make dev`: scripts and hot reload come from Vite's dev server, which injects styles.
+    _vite_ws = PAUSE_VITE_DEV.replace("http", "ws", 1)
+    SECURE_CSP["script-src"] = [*SECURE_CSP["script-src"], PAUSE_VITE_DEV]
+    SECURE_CSP["connect-src"] = [*SECURE_CSP["connect-src"], PAUSE_VITE_DEV, _vite_ws]
+    SECURE_CSP["style-src"] = [*SECURE_CSP["style-src"], PAUSE_VITE_DEV, CSP.UNSAFE_INLINE]
 
 # Live protocol limits (see docs/protocol.md).
 PAUSE_WS_MAX_FRAME_BYTES = 64 * 1024

@@ -57,9 +57,10 @@ class LocalPresence:
 
 
 class RedisPresence:
-    def __init__(self, url: str, ttl: float) -> None:
+    def __init__(self, url: str, ttl: float, prefix: str = "pause") -> None:
         import redis.asyncio as redis
 
+        self.prefix = prefix
         self.url = url
         self.ttl = ttl
         self.interval = max(0.2, ttl / 3)
@@ -77,9 +78,8 @@ class RedisPresence:
             self._clients[loop] = client
         return client
 
-    @staticmethod
-    def key(meeting_id: int) -> str:
-        return f"pause:presence:{int(meeting_id)}"
+    def key(self, meeting_id: int) -> str:
+        return f"{self.prefix}:presence:{int(meeting_id)}"
 
     @staticmethod
     def member(e: Entry) -> str:
@@ -123,7 +123,8 @@ def presence_backend():
     if _backend is None:
         ttl = float(getattr(settings, "PAUSE_PRESENCE_TTL", 30))
         url = getattr(settings, "REDIS_URL", "")
-        _backend = RedisPresence(url, ttl) if url else LocalPresence(ttl)
+        prefix = getattr(settings, "PAUSE_REDIS_PREFIX", "pause")
+        _backend = RedisPresence(url, ttl, prefix) if url else LocalPresence(ttl)
     return _backend
 
 
