@@ -6,7 +6,7 @@ participant commands only where the table below lists them.
 """
 
 from django.utils.translation import gettext as _
-from django.utils.translation import gettext_lazy
+from django.utils.translation import gettext_lazy, pgettext_lazy
 
 from rooms.errors import Forbidden, WrongPhase
 
@@ -104,9 +104,9 @@ ACTION_LABELS = {
     "idea.post:question": gettext_lazy("ask questions"),
     "idea.edit": gettext_lazy("edit your posts"),
     "idea.delete": gettext_lazy("delete your posts"),
-    "reply.post": gettext_lazy("reply"),
+    "reply.post": pgettext_lazy("what you can do", "reply"),
     "reaction.toggle": gettext_lazy("react"),
-    "vote.cast": gettext_lazy("vote"),
+    "vote.cast": pgettext_lazy("what you can do", "vote"),
     "vote.retract": gettext_lazy("take back a vote"),
     "action.post": gettext_lazy("write actions"),
     "action.status": gettext_lazy("update your actions"),

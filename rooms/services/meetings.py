@@ -19,6 +19,7 @@ from django.db import IntegrityError, transaction
 from django.db.models import Count, Max
 from django.utils import timezone
 from django.utils.translation import gettext as _
+from django.utils.translation import ngettext
 
 from rooms import broadcast, phases, wire
 from rooms.errors import Conflict, Forbidden, Invalid, NotFound, WrongPhase
@@ -481,7 +482,7 @@ def challenge_withdraw(ctx: Ctx, *, challenge_id: int) -> dict:
 def challenge_reorder(ctx: Ctx, *, challenge_ids: list[int]) -> dict:
     existing = set(ctx.meeting.challenges.values_list("id", flat=True))
     if len(set(challenge_ids)) != len(challenge_ids) or set(challenge_ids) != existing:
-        raise Invalid(_("Give every challenge of the meeting exactly once."), "challenge_ids")
+        raise Invalid(_("The new order must list every challenge of the meeting once."), "challenge_ids")
     for position, cid in enumerate(challenge_ids):
         Challenge.objects.filter(pk=cid).update(position=position)
     ctx.emit("challenge.reordered", {"challenge_ids": list(challenge_ids)})
@@ -613,7 +614,11 @@ def vote_cast(ctx: Ctx, *, idea_id: int) -> dict:
     used = Vote.objects.filter(participant=ctx.actor, challenge_id=idea.challenge_id).count()
     if used >= ctx.meeting.vote_budget:
         raise Conflict(
-            _("You have used your %(budget)d votes for this challenge.")
+            ngettext(
+                "You have used your vote for this challenge.",
+                "You have used your %(budget)d votes for this challenge.",
+                ctx.meeting.vote_budget,
+            )
             % {"budget": ctx.meeting.vote_budget},
             "idea_id",
         )
@@ -656,7 +661,7 @@ def reaction_toggle(ctx: Ctx, *, idea_id: int, emoji: str) -> dict:
 def _cluster(ctx: Ctx, cluster_id: int) -> Cluster:
     c = Cluster.objects.filter(pk=cluster_id, challenge__meeting=ctx.meeting).first()
     if c is None:
-        raise NotFound(_("This group does not exist."), "cluster_id")
+        raise NotFound(_("This theme does not exist."), "cluster_id")
     return c
 
 
@@ -692,7 +697,7 @@ def idea_move(ctx: Ctx, *, idea_id: int, cluster_id: int | None) -> dict:
     if cluster_id is not None:
         c = _cluster(ctx, cluster_id)
         if c.challenge_id != idea.challenge_id:
-            raise Conflict(_("This group belongs to another challenge."), "cluster_id")
+            raise Conflict(_("This theme belongs to another challenge."), "cluster_id")
     idea.cluster_id = cluster_id
     idea.save(update_fields=["cluster"])
     ctx.emit("idea.moved", {"idea_id": idea.pk, "cluster_id": cluster_id})
