@@ -482,7 +482,9 @@ def challenge_withdraw(ctx: Ctx, *, challenge_id: int) -> dict:
 def challenge_reorder(ctx: Ctx, *, challenge_ids: list[int]) -> dict:
     existing = set(ctx.meeting.challenges.values_list("id", flat=True))
     if len(set(challenge_ids)) != len(challenge_ids) or set(challenge_ids) != existing:
-        raise Invalid(_("The new order must list every challenge of the meeting once."), "challenge_ids")
+        raise Invalid(
+            _("The new order must list every challenge of the meeting once."), "challenge_ids"
+        )
     for position, cid in enumerate(challenge_ids):
         Challenge.objects.filter(pk=cid).update(position=position)
     ctx.emit("challenge.reordered", {"challenge_ids": list(challenge_ids)})
