@@ -91,7 +91,8 @@ async def ws(connect):
 
     yield open_socket
     for sock in opened:
-        with contextlib.suppress(Exception):
+        # A socket the server closed, or one a receive timeout cancelled, is already gone.
+        with contextlib.suppress(Exception, asyncio.CancelledError):
             await sock.close()
     bad = []
     for sock in opened:

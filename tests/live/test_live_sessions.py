@@ -125,3 +125,27 @@ async def test_logging_out_over_http_closes_the_users_sockets(ws, live_meeting):
     assert (await b.do("challenge.post", title="Toujours là"))["type"] == "ack"
     refused = await ws(None, meeting, headers=headers, expect_welcome=False)
     assert refused.connected is False
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="rooms.services.rooms.membership_remove does not close the member's sockets yet",
+)
+async def test_a_member_removed_from_the_room_stops_receiving_its_live_meetings(ws, live_meeting):
+    """Once the owner removes someone from the room, that person's open sockets on the
+    room's meetings are closed (``closing``), so they stop receiving the board."""
+    from rooms.models import Membership, Role
+    from rooms.services import rooms as room_services
+
+    meeting, people = await sync_to_async(live_meeting)()
+    a = await ws(people["a"], meeting)
+
+    def remove():
+        membership = Membership.objects.get(room=meeting.room, user=people["a"])
+        room_services.membership_remove(actor=people["owner"], membership=membership)
+        assert not Membership.objects.filter(room=meeting.room, user=people["a"]).exists()
+        return Role.MEMBER
+
+    await sync_to_async(remove)()
+    closing = await a.until(lambda f: f["type"] == "closing", timeout=3)
+    assert closing["reason"] == "forbidden"
