@@ -16,7 +16,6 @@ import time
 import uuid
 from urllib.parse import parse_qs
 
-from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncWebsocketConsumer
 from django.conf import settings
 from django.utils import translation
@@ -26,7 +25,7 @@ from rooms import selectors, services, wire
 from rooms.broadcast import meeting_group
 from rooms.errors import DomainError
 from rooms.guests import guest_key_for
-from rooms.hub import encode, hub
+from rooms.hub import database_call, encode, hub
 from rooms.presence import Entry, presence_backend
 from rooms.protocol import Sync, client_frame_adapter
 
@@ -103,15 +102,15 @@ class MeetingConsumer(AsyncWebsocketConsumer):
         user = self.scope.get("user")
         guest_key = guest_key_for(self.scope.get("cookies", {}), self.meeting_id)
         try:
-            self.participant, self.viewer = await database_sync_to_async(
-                selectors.connection_authorize
-            )(meeting_id=self.meeting_id, user=user, guest_key=guest_key)
+            self.participant, self.viewer = await database_call(selectors.connection_authorize)(
+                meeting_id=self.meeting_id, user=user, guest_key=guest_key
+            )
         except DomainError as e:
             # Refused before accept: the handshake fails with 403, nothing was joined.
             await self.close(code=CLOSE_FORBIDDEN if e.code == "forbidden" else CLOSE_NOT_FOUND)
             return
         self.user_id = self.participant.user_id
-        self.room_id = await database_sync_to_async(lambda: self.participant.meeting.room_id)()
+        self.room_id = await database_call(lambda: self.participant.meeting.room_id)()
         self.bucket = TokenBucket(
             settings.PAUSE_RATE_LIMIT_PER_SECOND, settings.PAUSE_RATE_LIMIT_BURST
         )
@@ -124,7 +123,7 @@ class MeetingConsumer(AsyncWebsocketConsumer):
         self.joined = True
         await self.accept()
         try:
-            frames, seq = await database_sync_to_async(selectors.stream_open)(
+            frames, seq = await database_call(selectors.stream_open)(
                 meeting_id=self.meeting_id,
                 participant=self.participant,
                 viewer=self.viewer,
@@ -229,7 +228,7 @@ class MeetingConsumer(AsyncWebsocketConsumer):
 
     async def _catch_up(self) -> None:
         try:
-            frames = await database_sync_to_async(selectors.events_after)(
+            frames = await database_call(selectors.events_after)(
                 meeting_id=self.meeting_id, after=self.sent_seq, viewer=self.viewer
             )
             for frame in frames:
@@ -254,7 +253,7 @@ class MeetingConsumer(AsyncWebsocketConsumer):
         self.ready = True
 
     async def _catch_up_now(self) -> None:
-        frames = await database_sync_to_async(selectors.events_after)(
+        frames = await database_call(selectors.events_after)(
             meeting_id=self.meeting_id, after=self.sent_seq, viewer=self.viewer
         )
         for frame in frames:
@@ -325,7 +324,7 @@ class MeetingConsumer(AsyncWebsocketConsumer):
                 }
 
         try:
-            reply = await database_sync_to_async(run)()
+            reply = await database_call(run)()
         except Exception:
             log.exception("command %s failed", frame.type)
             reply = {
@@ -339,7 +338,7 @@ class MeetingConsumer(AsyncWebsocketConsumer):
 
     async def _resync(self, reason: str) -> None:
         self.ready = False
-        frame, seq = await database_sync_to_async(selectors.resync_frame)(
+        frame, seq = await database_call(selectors.resync_frame)(
             meeting_id=self.meeting_id, viewer=self.viewer, reason=reason
         )
         await self.send_text(encode(frame))

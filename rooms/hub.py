@@ -6,6 +6,15 @@ event arrives once per process; it is rendered and JSON-encoded once per distinc
 (``rooms.wire.view_key``: its author, the facilitators, everyone else) and written to the
 local sockets directly. The event log stays the source of truth: a socket that misses
 an event (layer overflow, restart) sees a gap in ``seq`` and reads it from the database.
+
+Events of one meeting can reach a process out of order (two processes, or two database
+threads, publish right after their commits), so the hub holds an event that comes early
+for up to ``REORDER_WINDOW`` seconds while the one before it is on its way, instead of
+sending every socket to the database for a gap that fills itself a moment later.
+
+``database_call`` runs the sockets' ORM work: on PostgreSQL on a small pool of threads,
+so that commands and connects of different meetings overlap their round trips and share
+the commit's disk flush; on SQLite (one writer) on Channels' single database thread.
 """
 
 from __future__ import annotations
@@ -14,10 +23,15 @@ import asyncio
 import contextlib
 import json
 import logging
+import threading
 from collections import defaultdict
+from concurrent.futures import ThreadPoolExecutor
 from typing import TYPE_CHECKING
 
+from channels.db import DatabaseSyncToAsync, database_sync_to_async
 from channels.layers import get_channel_layer
+from django.conf import settings
+from django.db import connection, connections
 
 from rooms.broadcast import CONTROL_GROUP, meeting_group
 from rooms.presence import presence_backend
@@ -27,9 +41,45 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
+# Seconds an event that arrived before its predecessor waits for it.
+REORDER_WINDOW = 0.25
+# Threads (each with its own database connection) for the sockets' database work on
+# PostgreSQL; ``PAUSE_DB_THREADS`` overrides it.
+DB_THREADS = 4
+
+_pool: ThreadPoolExecutor | None = None
+
 
 def encode(frame: dict) -> str:
     return json.dumps(frame, ensure_ascii=False, separators=(",", ":"))
+
+
+def database_call(fn):
+    """``fn`` made awaitable, run off the event loop with Django's connection cleanup
+    around it (as ``channels.db.database_sync_to_async``)."""
+    global _pool
+    if connection.vendor == "sqlite":
+        return database_sync_to_async(fn)
+    if _pool is None:
+        threads = int(getattr(settings, "PAUSE_DB_THREADS", DB_THREADS))
+        _pool = ThreadPoolExecutor(max_workers=threads, thread_name_prefix="pause-db")
+    return DatabaseSyncToAsync(fn, thread_sensitive=False, executor=_pool)
+
+
+def _close_pool(pool: ThreadPoolExecutor) -> None:
+    """Close each database thread's connection, then end the threads. A barrier holds
+    every task on its own thread, so each thread runs one of them."""
+    n = pool._max_workers
+    barrier = threading.Barrier(n)
+
+    def close() -> None:
+        connections.close_all()
+        with contextlib.suppress(threading.BrokenBarrierError):
+            barrier.wait(timeout=5)
+
+    for future in [pool.submit(close) for _ in range(n)]:
+        future.result()
+    pool.shutdown()
 
 
 class Hub:
@@ -44,6 +94,10 @@ class Hub:
         self._loop_of_lock = None
         self._group_locks: dict[int, asyncio.Lock] = defaultdict(asyncio.Lock)
         self._joined: set[int] = set()
+        self._next_seq: dict[int, int] = {}  # meeting → the seq this process expects next
+        self._early: dict[int, dict[int, dict]] = {}  # meeting → seq → event held back
+        self._late_timers: dict[int, asyncio.TimerHandle] = {}
+        self._tasks: set[asyncio.Task] = set()
         self.layer_messages = 0  # channel-layer messages received (regression check)
 
     # ----------------------------------------------------------------- lifecycle
@@ -68,7 +122,12 @@ class Hub:
             self._heartbeat = loop.create_task(self._beat())
 
     async def stop(self) -> None:
-        """Stop the background tasks (tests call this between event loops)."""
+        """Stop the background tasks (tests call this between event loops), and the
+        database threads, whose connections close as the threads end."""
+        global _pool
+        if _pool is not None:
+            pool, _pool = _pool, None
+            await asyncio.get_running_loop().run_in_executor(None, _close_pool, pool)
         for task in (self._reader, self._heartbeat):
             if task is not None:
                 task.cancel()
@@ -77,6 +136,7 @@ class Hub:
         self._reader = self._heartbeat = None
         self.sockets.clear()
         self._joined.clear()
+        self._forget_order()
 
     # ----------------------------------------------------------------- membership
 
@@ -95,6 +155,7 @@ class Hub:
         if local:
             return
         self.sockets.pop(meeting_id, None)
+        self._forget_order(meeting_id)
         async with self._group_locks[meeting_id]:
             if meeting_id in self._joined and not self.sockets.get(meeting_id):
                 self._joined.discard(meeting_id)
@@ -129,13 +190,71 @@ class Hub:
             await self.close_user(message["user_id"], message.get("room_id"), message["reason"])
 
     async def deliver_events(self, meeting_id: int, events: list[dict]) -> None:
-        local = list(self.sockets.get(meeting_id, ()))
-        if not local:
+        """Hand ``events`` to the local sockets in ``seq`` order, holding back those that
+        arrived before their predecessor (see ``REORDER_WINDOW``)."""
+        if not self.sockets.get(meeting_id):
             return
+        expected = self._next_seq.get(meeting_id)
+        early = self._early.setdefault(meeting_id, {})
         for event in events:
-            cache: dict = {}
+            if expected is None or event["seq"] >= expected:
+                early[event["seq"]] = event
+        if not early:
+            return  # duplicates of what was already handed out
+        if expected is None:
+            expected = min(early)
+        ready = []
+        while expected in early:
+            ready.append(early.pop(expected))
+            expected += 1
+        self._next_seq[meeting_id] = expected
+        if early and meeting_id not in self._late_timers:
+            loop = asyncio.get_running_loop()
+            self._late_timers[meeting_id] = loop.call_later(
+                REORDER_WINDOW, self._spawn_release, meeting_id
+            )
+        elif not early:
+            timer = self._late_timers.pop(meeting_id, None)
+            if timer is not None:
+                timer.cancel()
+        if ready:
+            await self._fan_out(meeting_id, ready)
+
+    def _spawn_release(self, meeting_id: int) -> None:
+        task = asyncio.get_running_loop().create_task(self._release(meeting_id))
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    async def _release(self, meeting_id: int) -> None:
+        """The window is over and the gap is still there (the layer lost a message): hand
+        out what was held; each socket sees the gap and reads it from the log."""
+        self._late_timers.pop(meeting_id, None)
+        early = self._early.pop(meeting_id, {})
+        if not early or not self.sockets.get(meeting_id):
+            return
+        events = [early[seq] for seq in sorted(early)]
+        self._next_seq[meeting_id] = events[-1]["seq"] + 1
+        await self._fan_out(meeting_id, events)
+
+    async def _fan_out(self, meeting_id: int, events: list[dict]) -> None:
+        local = list(self.sockets.get(meeting_id, ()))
+        for event in events:
+            cache: dict = {}  # view_key → encoded frame: one render per view, not per socket
             for consumer in local:
                 await consumer.deliver(event, cache)
+
+    def _forget_order(self, meeting_id: int | None = None) -> None:
+        ids = list(self._late_timers) if meeting_id is None else [meeting_id]
+        for mid in ids:
+            timer = self._late_timers.pop(mid, None)
+            if timer is not None:
+                timer.cancel()
+        if meeting_id is None:
+            self._next_seq.clear()
+            self._early.clear()
+        else:
+            self._next_seq.pop(meeting_id, None)
+            self._early.pop(meeting_id, None)
 
     async def close_user(self, user_id: int, room_id: int | None, reason: str) -> None:
         for consumer in [c for cs in self.sockets.values() for c in cs]:
