@@ -70,3 +70,42 @@ async def test_one_event_is_one_layer_message_per_process_and_one_render_per_vie
     assert published.count("meeting.events") == 1
     assert received.count("meeting.events") == 1
     assert len(renders) == 2, renders
+
+
+async def test_events_that_arrive_out_of_order_reach_sockets_in_order_without_a_db_read(
+    connect, live_meeting, monkeypatch
+):
+    """Two processes (or database threads) may publish seq N+2 before N+1: the hub holds
+    N+2 for its predecessor, so every socket gets N+1 then N+2 and none reads the log."""
+    from rooms import broadcast, selectors
+
+    meeting, people = await sync_to_async(live_meeting)()
+    sockets = [await connect(people[k], meeting) for k in ("fac", "a", "b")]
+    fac, author = sockets[0], sockets[1]
+    await fac.do("phase.set", phase="ideas")
+    challenge = await fac.do("challenge.post", title="Recruter")
+    for s in sockets:
+        await s.event("challenge.posted")
+
+    held: list[tuple[int, list]] = []
+    monkeypatch.setattr(broadcast, "publish_events", lambda mid, events: held.append((mid, events)))
+    reads: list[int] = []
+    real_after = selectors.events_after
+
+    def counting_after(**kwargs):
+        reads.append(kwargs["after"])
+        return real_after(**kwargs)
+
+    monkeypatch.setattr(selectors, "events_after", counting_after)
+    first = await author.do("idea.post", challenge_id=challenge["result"]["id"], text="Un")
+    second = await author.do("idea.post", challenge_id=challenge["result"]["id"], text="Deux")
+    assert second["seq"] == first["seq"] + 1 and len(held) == 2
+
+    for mid, events in reversed(held):
+        await hub.layer.group_send(
+            meeting_group(mid), {"type": "meeting.events", "meeting_id": mid, "events": events}
+        )
+    for s in sockets:
+        got = [(await s.event("idea.posted"))["seq"] for _ in range(2)]
+        assert got == [first["seq"], second["seq"]]
+    assert reads == []
