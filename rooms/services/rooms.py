@@ -14,6 +14,7 @@ from django.db.models import F
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
+from rooms import broadcast
 from rooms.errors import Conflict, Forbidden, Invalid, NotFound
 from rooms.models import Invite, Meeting, MeetingFormat, Membership, Role, Room, User
 
@@ -168,6 +169,7 @@ def membership_remove(*, actor: User, membership: Membership) -> None:
     if membership.role == Role.OWNER and not _other_owners(membership).exists():
         raise Conflict(LAST_OWNER)
     membership.delete()
+    _close_live_sockets(membership)
 
 
 @transaction.atomic
@@ -179,6 +181,15 @@ def membership_leave(*, user: User, room: Room) -> None:
     if membership.role == Role.OWNER and not _other_owners(membership).exists():
         raise Conflict(LAST_OWNER)
     membership.delete()
+    _close_live_sockets(membership)
+
+
+def _close_live_sockets(membership: Membership) -> None:
+    """Someone who is no longer a member stops receiving the room's live meetings."""
+    user_id, room_id = membership.user_id, membership.room_id
+    transaction.on_commit(
+        lambda: broadcast.close_sockets(user_id=user_id, room_id=room_id, reason="forbidden")
+    )
 
 
 def _other_owners(membership: Membership):

@@ -127,10 +127,6 @@ async def test_logging_out_over_http_closes_the_users_sockets(ws, live_meeting):
     assert refused.connected is False
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="rooms.services.rooms.membership_remove does not close the member's sockets yet",
-)
 async def test_a_member_removed_from_the_room_stops_receiving_its_live_meetings(ws, live_meeting):
     """Once the owner removes someone from the room, that person's open sockets on the
     room's meetings are closed (``closing``), so they stop receiving the board."""
