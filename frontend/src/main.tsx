@@ -5,7 +5,7 @@ import "./board.css";
 import { App } from "./components/App";
 import { BoardContext, type Board } from "./context";
 import { t } from "./i18n";
-import { CommandError, createSocket } from "./socket";
+import { CommandError, createSocket, pageAccess, watchBrowser } from "./socket";
 import { createStore } from "./store";
 import type { IdeaWire } from "./types";
 import { announcement, showToast } from "./ui";
@@ -53,6 +53,7 @@ export function mount(el: HTMLElement) {
     getAfter: () => store.seq.value,
     onFrame: store.handle,
     storageKey: `pause.board.queue.${meetingId}`,
+    checkAccess: () => pageAccess(location.href),
   });
   store.setRequestSync(() => socket.sendNow({ type: "sync" }));
 
@@ -72,10 +73,7 @@ export function mount(el: HTMLElement) {
     if (e) showToast(t("error", { message: e.message }));
   });
 
-  addEventListener("online", () => socket.retryNow());
-  document.addEventListener("visibilitychange", () => {
-    if (document.visibilityState === "visible") socket.retryNow();
-  });
+  watchBrowser(socket, window, document);
 
   el.textContent = "";
   render(

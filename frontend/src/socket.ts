@@ -12,6 +12,9 @@ import type { Ack, ClientFrame, Command, CommandBody, ErrorFrame, ServerFrame } 
 
 export type Status = "connecting" | "live" | "reconnecting" | "offline" | "closed";
 
+/** What the page URL says about our access when the socket keeps being refused. */
+export type Access = "ok" | "no_access" | "logged_out";
+
 export interface Pending {
   ref: string;
   frame: Command;
@@ -46,11 +49,42 @@ export interface SocketOptions {
   /** Client-side pacing below the server's rate limit: tokens per second and burst. */
   ratePerSecond?: number;
   burst?: number;
+  /** Asks the page URL whether we still have access (see `pageAccess`). A refused
+   * handshake reaches the browser as a plain 1006, like a network failure: this tells
+   * the two apart. */
+  checkAccess?: () => Promise<Access>;
+  /** Failed attempts in a row (none reaching `welcome`) before each access check. */
+  checkAccessAfter?: number;
 }
 
-const TERMINAL = new Set(["removed", "logged_out", "forbidden", "meeting_deleted"]);
+const TERMINAL = new Set(["removed", "logged_out", "forbidden", "meeting_deleted", "no_access"]);
 /** Close codes the server uses for a refusal that retrying cannot fix. */
 const TERMINAL_CODES = new Set([4401, 4403, 4404]);
+
+/** Fetches the page (`url`, normally `location.href`) without following redirects: a
+ * redirect means the session is gone (the login page), 403/404 that the meeting is no
+ * longer ours; anything else, a network failure included, says nothing against retrying. */
+export async function pageAccess(
+  url: string,
+  fetchImpl: typeof fetch = (input, init) => fetch(input, init),
+): Promise<Access> {
+  let response: Response;
+  try {
+    response = await fetchImpl(url, {
+      credentials: "same-origin",
+      redirect: "manual",
+      headers: { Accept: "text/html" },
+      cache: "no-store",
+    });
+  } catch {
+    return "ok";
+  }
+  if (response.type === "opaqueredirect" || (response.status >= 300 && response.status < 400)) {
+    return "logged_out";
+  }
+  if (response.status === 403 || response.status === 404) return "no_access";
+  return "ok";
+}
 
 /** Delay before reconnect attempt `attempt` (0-based): exponential, capped, with jitter in
  * [half, full] of the exponential step so that a restarted server is not hit by every
@@ -96,6 +130,7 @@ export function createSocket(options: SocketOptions) {
   const offlineAfter = options.offlineAfter ?? 6;
   const rate = options.ratePerSecond ?? 8;
   const burst = options.burst ?? 10;
+  const checkAfter = Math.max(1, options.checkAccessAfter ?? 3);
   const storage =
     options.storage === undefined
       ? typeof sessionStorage === "undefined"
@@ -115,6 +150,9 @@ export function createSocket(options: SocketOptions) {
   let connection = 0;
   let welcomed = false;
   let attempt = 0;
+  /** Attempts in a row that closed before `welcome`. */
+  let failures = 0;
+  let checking = false;
   let reconnectTimer: unknown = null;
   let pumpTimer: unknown = null;
   let stopped = false;
@@ -163,7 +201,8 @@ export function createSocket(options: SocketOptions) {
     try {
       socket = new WS(url());
     } catch {
-      scheduleReconnect();
+      failures += 1;
+      afterFailure();
       return;
     }
     ws = socket;
@@ -179,6 +218,7 @@ export function createSocket(options: SocketOptions) {
     };
     socket.onclose = (event: CloseEvent) => {
       if (mine !== connection) return;
+      const reached = welcomed;
       ws = null;
       welcomed = false;
       if (stopped) return;
@@ -187,11 +227,37 @@ export function createSocket(options: SocketOptions) {
         status.value = "closed";
         return;
       }
-      scheduleReconnect();
+      failures = reached ? 0 : failures + 1;
+      afterFailure();
     };
     socket.onerror = () => {
       // A close event always follows; reconnecting is decided there.
     };
+  }
+
+  /** Every `checkAfter` refused attempts in a row, ask the page before retrying again. */
+  function afterFailure() {
+    const check = options.checkAccess;
+    if (!check || failures === 0 || failures % checkAfter !== 0) {
+      scheduleReconnect();
+      return;
+    }
+    status.value = attempt >= offlineAfter ? "offline" : "reconnecting";
+    checking = true;
+    const mine = connection;
+    void check()
+      .catch((): Access => "ok")
+      .then((access) => {
+        checking = false;
+        // Stopped, or a new connection was opened meanwhile (browser back online).
+        if (stopped || mine !== connection || ws !== null) return;
+        if (access !== "ok") {
+          closedReason.value = access;
+          status.value = "closed";
+          return;
+        }
+        scheduleReconnect();
+      });
   }
 
   function scheduleReconnect() {
@@ -207,6 +273,7 @@ export function createSocket(options: SocketOptions) {
       case "welcome":
         welcomed = true;
         attempt = 0;
+        failures = 0;
         status.value = "live";
         options.onFrame(frame);
         // Everything still pending goes again on this connection, in order.
@@ -322,11 +389,34 @@ export function createSocket(options: SocketOptions) {
     if (ws && ws.readyState === 1) ws.send(JSON.stringify(frame));
   }
 
-  /** Try now instead of waiting for the backoff (browser back online, tab visible). */
+  /** Try now instead of waiting for the backoff (the user asked to). */
   function retryNow() {
-    if (stopped || ws || status.value === "closed") return;
+    if (stopped || ws || checking || status.value === "closed") return;
     if (reconnectTimer !== null) clearTimer(reconnectTimer);
     reconnectTimer = null;
+    connect();
+  }
+
+  /** Drop the current connection, which may be silently dead (the network changed, the
+   * laptop slept), and open a new one now; it resumes after the applied seq, so this
+   * costs the missed events only. */
+  function reconnectNow() {
+    if (stopped || status.value === "closed") return;
+    if (reconnectTimer !== null) clearTimer(reconnectTimer);
+    reconnectTimer = null;
+    const old = ws;
+    ws = null;
+    welcomed = false;
+    if (old) {
+      // Its close event belongs to a connection number that is no longer current.
+      connection += 1;
+      try {
+        old.close(4000);
+      } catch {
+        // Already closing.
+      }
+    }
+    if (status.value === "live") status.value = "reconnecting";
     connect();
   }
 
@@ -355,6 +445,7 @@ export function createSocket(options: SocketOptions) {
     send,
     sendNow,
     retryNow,
+    reconnectNow,
     /** Drops a pending command (the user cancelled it). */
     cancel(ref: string) {
       settle(ref, (w) => w.reject(new CommandError("invalid", "cancelled", null)));
@@ -363,3 +454,51 @@ export function createSocket(options: SocketOptions) {
 }
 
 export type BoardSocket = ReturnType<typeof createSocket>;
+
+export interface BrowserSignals {
+  addEventListener(type: string, listener: () => void): void;
+  removeEventListener(type: string, listener: () => void): void;
+}
+
+/** Reconnects when the browser says the connection may be stale: on `online` after an
+ * `offline`, and when the page becomes visible after more than `hiddenMs` hidden (a
+ * background tab or a sleeping phone often keeps a dead socket that looks open). A
+ * shorter absence only retries a connection that is already down. Returns a cleanup. */
+export function watchBrowser(
+  socket: Pick<BoardSocket, "retryNow" | "reconnectNow">,
+  win: BrowserSignals,
+  doc: BrowserSignals & { visibilityState: string },
+  options: { now?: () => number; hiddenMs?: number } = {},
+): () => void {
+  const now = options.now ?? (() => Date.now());
+  const hiddenMs = options.hiddenMs ?? 30_000;
+  let wentOffline = false;
+  let hiddenAt: number | null = doc.visibilityState === "hidden" ? now() : null;
+  const onOffline = () => {
+    wentOffline = true;
+  };
+  const onOnline = () => {
+    if (wentOffline) socket.reconnectNow();
+    else socket.retryNow();
+    wentOffline = false;
+  };
+  const onVisibility = () => {
+    if (doc.visibilityState === "hidden") {
+      hiddenAt = now();
+      return;
+    }
+    if (doc.visibilityState !== "visible") return;
+    const away = hiddenAt === null ? 0 : now() - hiddenAt;
+    hiddenAt = null;
+    if (away > hiddenMs) socket.reconnectNow();
+    else socket.retryNow();
+  };
+  win.addEventListener("offline", onOffline);
+  win.addEventListener("online", onOnline);
+  doc.addEventListener("visibilitychange", onVisibility);
+  return () => {
+    win.removeEventListener("offline", onOffline);
+    win.removeEventListener("online", onOnline);
+    doc.removeEventListener("visibilitychange", onVisibility);
+  };
+}

@@ -98,6 +98,11 @@ export function createStore(options: StoreOptions = {}) {
     snapshot.value = applyEvent(current, frame);
     seq.value = frame.seq;
     if (frame.name === "idea.posted" && !frame.data.mine) options.onIdeaPosted?.(frame.data);
+    // The viewer's own mute is part of `you`, which only welcome sends in full.
+    const me = you.value;
+    if (frame.name === "participant.updated" && me && frame.data.id === me.participant_id) {
+      if (frame.data.muted !== me.muted) you.value = { ...me, muted: frame.data.muted };
+    }
   }
 
   function drainHeld() {

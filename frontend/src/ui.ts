@@ -39,3 +39,6 @@ export function startTicking(): () => void {
     }
   };
 }
+
+/** The idea a facilitator is dragging onto a theme (null when none). */
+export const dragIdea = signal<number | null>(null);

@@ -1,5 +1,5 @@
 import { beforeEach, describe, expect, it } from "vitest";
-import { backoffDelay, createSocket } from "../src/socket";
+import { backoffDelay, createSocket, pageAccess, watchBrowser, type Access } from "../src/socket";
 import type { ServerFrame } from "../src/types";
 import { welcome } from "./fixtures";
 
@@ -82,7 +82,14 @@ class MemoryStorage {
   }
 }
 
-function setup(opts: { storage?: MemoryStorage; random?: () => number; after?: () => number } = {}) {
+function setup(
+  opts: {
+    storage?: MemoryStorage;
+    random?: () => number;
+    after?: () => number;
+    checkAccess?: () => Promise<Access>;
+  } = {},
+) {
   const c = clock();
   const frames: ServerFrame[] = [];
   const storage = opts.storage ?? new MemoryStorage();
@@ -97,6 +104,7 @@ function setup(opts: { storage?: MemoryStorage; random?: () => number; after?: (
     now: c.now,
     setTimer: c.setTimer,
     clearTimer: c.clearTimer,
+    ...(opts.checkAccess ? { checkAccess: opts.checkAccess } : {}),
   });
   return { socket, clock: c, frames, storage };
 }
@@ -283,6 +291,195 @@ describe("socket: the outgoing queue", () => {
     clock.advance(2000);
     expect(ws.sent).toHaveLength(25);
     expect(new Set(ws.sent.map((f) => f.ref)).size).toBe(25);
+    socket.stop();
+  });
+});
+
+/** Lets pending promise callbacks run. */
+async function flush() {
+  for (let i = 0; i < 5; i++) await Promise.resolve();
+}
+
+describe("socket: refused handshakes", () => {
+  it("asks the page after 3 refused attempts in a row and stops when access is gone", async () => {
+    const checks: string[] = [];
+    const { socket, clock } = setup({
+      checkAccess: async () => {
+        checks.push("check");
+        return "no_access";
+      },
+    });
+    socket.start();
+    connectLive();
+    FakeWebSocket.last().drop(); // a live connection that drops is not a refusal
+    for (let i = 0; i < 2; i++) {
+      clock.advance(clock.delays()[0]!);
+      FakeWebSocket.last().drop(1006); // refused before accept: the browser sees 1006
+    }
+    expect(checks).toHaveLength(0);
+    clock.advance(clock.delays()[0]!);
+    FakeWebSocket.last().drop(1006);
+    expect(checks).toHaveLength(1);
+    await flush();
+    expect(socket.status.value).toBe("closed");
+    expect(socket.closedReason.value).toBe("no_access");
+    const opened = FakeWebSocket.all.length;
+    clock.advance(120_000);
+    expect(FakeWebSocket.all).toHaveLength(opened);
+    expect(clock.delays()).toEqual([]);
+  });
+
+  it("says logged out when the page redirects", async () => {
+    const { socket, clock } = setup({ checkAccess: async () => "logged_out" });
+    socket.start();
+    FakeWebSocket.last().drop();
+    for (let i = 0; i < 2; i++) {
+      clock.advance(clock.delays()[0]!);
+      FakeWebSocket.last().drop();
+    }
+    await flush();
+    expect(socket.status.value).toBe("closed");
+    expect(socket.closedReason.value).toBe("logged_out");
+  });
+
+  it("goes on with backoff when the page still answers, and checks again 3 failures later", async () => {
+    let checks = 0;
+    const { socket, clock } = setup({
+      checkAccess: async () => {
+        checks += 1;
+        return "ok";
+      },
+    });
+    socket.start();
+    for (let i = 0; i < 3; i++) {
+      if (i > 0) clock.advance(clock.delays()[0]!);
+      FakeWebSocket.last().drop();
+    }
+    expect(checks).toBe(1);
+    expect(clock.delays()).toEqual([]); // no retry before the answer
+    await flush();
+    expect(socket.status.value).toBe("reconnecting");
+    expect(clock.delays()).toHaveLength(1);
+    for (let i = 0; i < 3; i++) {
+      clock.advance(clock.delays()[0]!);
+      FakeWebSocket.last().drop();
+      await flush();
+    }
+    expect(checks).toBe(2);
+    // A welcome resets the count: three more refusals are needed for the next check.
+    clock.advance(clock.delays()[0]!);
+    connectLive();
+    FakeWebSocket.last().drop();
+    clock.advance(clock.delays()[0]!);
+    FakeWebSocket.last().drop();
+    await flush();
+    expect(checks).toBe(2);
+    socket.stop();
+  });
+
+  it("reads the page answer: redirect, 403/404, 200 and network failure", async () => {
+    const answer = (init: Partial<Response>) => async () => init as Response;
+    expect(await pageAccess("/m/1/", answer({ type: "opaqueredirect", status: 0 }))).toBe(
+      "logged_out",
+    );
+    expect(await pageAccess("/m/1/", answer({ type: "basic", status: 404 }))).toBe("no_access");
+    expect(await pageAccess("/m/1/", answer({ type: "basic", status: 403 }))).toBe("no_access");
+    expect(await pageAccess("/m/1/", answer({ type: "basic", status: 200 }))).toBe("ok");
+    expect(await pageAccess("/m/1/", answer({ type: "basic", status: 502 }))).toBe("ok");
+    const down = async () => {
+      throw new TypeError("Failed to fetch");
+    };
+    expect(await pageAccess("/m/1/", down)).toBe("ok");
+    let seen: RequestInit | undefined;
+    await pageAccess("/m/1/", async (_url, init) => {
+      seen = init;
+      return { type: "basic", status: 200 } as Response;
+    });
+    expect(seen).toMatchObject({ credentials: "same-origin", redirect: "manual" });
+  });
+});
+
+/** An event target with a settable visibility, for window and document. */
+function target(visibility = "visible") {
+  const listeners = new Map<string, Set<() => void>>();
+  return {
+    visibilityState: visibility,
+    addEventListener(type: string, fn: () => void) {
+      if (!listeners.has(type)) listeners.set(type, new Set());
+      listeners.get(type)!.add(fn);
+    },
+    removeEventListener(type: string, fn: () => void) {
+      listeners.get(type)?.delete(fn);
+    },
+    fire(type: string) {
+      for (const fn of listeners.get(type) ?? []) fn();
+    },
+  };
+}
+
+describe("socket: browser signals", () => {
+  it("closes and reopens the socket when the browser goes offline then online", () => {
+    const { socket } = setup({ after: () => 7 });
+    socket.start();
+    const first = connectLive();
+    const win = target();
+    const doc = target();
+    const stop = watchBrowser(socket, win, doc);
+    win.fire("offline");
+    win.fire("online");
+    expect(first.readyState).toBe(3);
+    expect(FakeWebSocket.all).toHaveLength(2);
+    expect(FakeWebSocket.last().url).toBe("ws://test/ws/meetings/1/?after=7");
+    // The old socket's close event does not start a third connection.
+    expect(socket.status.value).toBe("reconnecting");
+    connectLive();
+    expect(socket.status.value).toBe("live");
+    // `online` without an `offline` before it leaves a live socket alone.
+    win.fire("online");
+    expect(FakeWebSocket.all).toHaveLength(2);
+    stop();
+    win.fire("offline");
+    win.fire("online");
+    expect(FakeWebSocket.all).toHaveLength(2);
+    socket.stop();
+  });
+
+  it("reconnects when the page comes back after more than 30 s hidden, not after a glance away", () => {
+    const { socket, clock } = setup();
+    socket.start();
+    connectLive();
+    const win = target();
+    const doc = target();
+    watchBrowser(socket, win, doc, { now: clock.now });
+    doc.visibilityState = "hidden";
+    doc.fire("visibilitychange");
+    clock.advance(10_000);
+    doc.visibilityState = "visible";
+    doc.fire("visibilitychange");
+    expect(FakeWebSocket.all).toHaveLength(1);
+
+    doc.visibilityState = "hidden";
+    doc.fire("visibilitychange");
+    clock.advance(31_000);
+    doc.visibilityState = "visible";
+    doc.fire("visibilitychange");
+    expect(FakeWebSocket.all).toHaveLength(2);
+    expect(FakeWebSocket.all[0]!.readyState).toBe(3);
+    connectLive();
+    expect(socket.status.value).toBe("live");
+    socket.stop();
+  });
+
+  it("sends a pending command once on the new connection after a forced reconnect", () => {
+    const { socket } = setup();
+    socket.start();
+    const first = connectLive();
+    void socket.send({ type: "vote.cast", idea_id: 5 });
+    expect(first.sent).toHaveLength(1);
+    socket.reconnectNow();
+    const second = connectLive();
+    expect(second.sent).toHaveLength(1);
+    expect(second.sent[0]!.ref).toBe(first.sent[0]!.ref);
     socket.stop();
   });
 });

@@ -6,21 +6,25 @@ import { Agenda, ChallengeHead } from "./Agenda";
 import { Actions, Followups, Takeaways } from "./Closing";
 import { Composer } from "./Composer";
 import { Facilitator } from "./Facilitator";
-import { Header } from "./Header";
+import { ClosedBanner, Header } from "./Header";
 import { IdeaList } from "./IdeaList";
 import { Presence } from "./Presence";
 
 export function App() {
-  const { store } = useBoard();
+  const { store, socket } = useBoard();
   const ready = store.ready.value;
+  const closed = socket.status.value === "closed";
   return (
     <div class="board-app">
       <LiveRegion />
       <Toasts />
+      <ClosedBanner />
       {!ready ? (
-        <p class="board-loading" role="status">
-          {t("loading")}
-        </p>
+        !closed && (
+          <p class="board-loading" role="status">
+            {t("loading")}
+          </p>
+        )
       ) : (
         <>
           <Header />

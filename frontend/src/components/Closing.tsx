@@ -12,8 +12,16 @@ export function Actions() {
   const all = store.actions.value;
   const [text, setText] = useState("");
   const [due, setDue] = useState("");
+  const [from, setFrom] = useState<number[]>([]);
   if (!meeting || !challenge) return null;
   const actions = all.filter((a) => a.challenge_id === challenge.id);
+  const ideas = store.currentIdeas.value;
+  const ideaText = new Map(ideas.map((i) => [i.id, i.text]));
+  // The ideas an action can come from, most voted first.
+  const sources = ideas
+    .filter((i) => i.kind === "idea" && !i.removed && i.text)
+    .slice()
+    .sort((a, b) => b.votes - a.votes || a.id - b.id);
   const canWrite =
     meeting.state === "live" &&
     meeting.phase === "plan" &&
@@ -30,6 +38,15 @@ export function Actions() {
             <li key={a.id} class={`board-action board-action--${a.status}`}>
               <span class="board-text">{a.text}</span>
               {a.due_date && <span class="muted small"> · {a.due_date}</span>}
+              {a.idea_ids.some((id) => ideaText.has(id)) && (
+                <p class="board-action__from muted small">
+                  {t("fromIdeas")}{" "}
+                  {a.idea_ids
+                    .filter((id) => ideaText.has(id))
+                    .map((id) => `« ${short(ideaText.get(id)!)} »`)
+                    .join(", ")}
+                </p>
+              )}
             </li>
           ))}
         </ul>
@@ -41,13 +58,19 @@ export function Actions() {
             e.preventDefault();
             const value = text.trim();
             if (!value) return;
+            const ideaIds = from.filter((id) => ideaText.has(id));
             setText("");
             void send({
               type: "action.post",
               challenge_id: challenge.id,
               text: value,
               due_date: due || null,
-              idea_ids: [],
+              idea_ids: ideaIds,
+            }).then((ack) => {
+              if (ack) {
+                setFrom([]);
+                setDue("");
+              } else setText(value);
             });
           }}
         >
@@ -61,6 +84,26 @@ export function Actions() {
               onInput={(e) => setText(e.currentTarget.value)}
             />
           </div>
+          {sources.length > 0 && (
+            <fieldset class="board-actions__from">
+              <legend>{t("fromIdeas")}</legend>
+              {sources.slice(0, 12).map((i) => (
+                <label key={i.id} class="board-check">
+                  <input
+                    type="checkbox"
+                    checked={from.includes(i.id)}
+                    onChange={(e) =>
+                      setFrom(
+                        e.currentTarget.checked ? [...from, i.id] : from.filter((x) => x !== i.id),
+                      )
+                    }
+                  />
+                  <span class="board-text">{short(i.text)}</span>
+                  {i.votes > 0 && <span class="muted small"> · {t("votes", { count: i.votes })}</span>}
+                </label>
+              ))}
+            </fieldset>
+          )}
           <div class="board-field board-field--inline">
             <label for="board-action-due">{t("dueDate")}</label>
             <input id="board-action-due" type="date" value={due} onInput={(e) => setDue(e.currentTarget.value)} />
@@ -72,6 +115,10 @@ export function Actions() {
       )}
     </section>
   );
+}
+
+function short(text: string, max = 80): string {
+  return text.length > max ? text.slice(0, max - 1) + "…" : text;
 }
 
 export function Followups() {

@@ -13,10 +13,12 @@ export function Facilitator() {
   const [minutes, setMinutes] = useState("5");
   const [theme, setTheme] = useState("");
   const [confirmEnd, setConfirmEnd] = useState(false);
+  const [settingsOpen, setSettingsOpen] = useState(false);
   if (!meeting || !store.isFacilitator.value) return null;
   const live = meeting.state === "live";
   const index = meeting.phases.indexOf(meeting.phase);
   const timer = meeting.timer;
+  const hidden = store.currentIdeas.value.filter((i) => i.hidden && !i.removed).length;
 
   return (
     <section class="board-panel board-facilitator" aria-labelledby="board-facilitator-title">
@@ -123,13 +125,15 @@ export function Facilitator() {
           </form>
 
           <div class="board-facilitator__row">
-            {challenge && meeting.hide_until_reveal && (
+            {challenge && (meeting.hide_until_reveal || hidden > 0) && (
               <button
                 type="button"
                 class="button button--small"
+                disabled={hidden === 0}
+                data-hidden={hidden}
                 onClick={() => send({ type: "ideas.reveal", challenge_id: challenge.id })}
               >
-                {t("reveal")}
+                {hidden > 0 ? t("revealCount", { count: hidden }) : t("reveal")}
               </button>
             )}
             <button
@@ -169,7 +173,14 @@ export function Facilitator() {
         </>
       )}
 
-      {meeting.state !== "ended" && <Settings />}
+      {meeting.state !== "ended" && (
+        // Keyed by the settings: a change made elsewhere (another facilitator) shows here.
+        <Settings
+          key={`${meeting.anonymity}:${meeting.vote_budget}:${meeting.hide_until_reveal}`}
+          open={settingsOpen}
+          onToggle={setSettingsOpen}
+        />
+      )}
       {live && (
       <div class="board-facilitator__row board-facilitator__end">
         {live && !confirmEnd && (
@@ -202,14 +213,18 @@ export function Facilitator() {
   );
 }
 
-function Settings() {
+function Settings(props: { open: boolean; onToggle: (open: boolean) => void }) {
   const { store, send } = useBoard();
   const meeting = store.meeting.value!;
   const [anonymity, setAnonymity] = useState(meeting.anonymity);
   const [budget, setBudget] = useState(String(meeting.vote_budget));
   const [hide, setHide] = useState(meeting.hide_until_reveal);
   return (
-    <details class="board-facilitator__settings">
+    <details
+      class="board-facilitator__settings"
+      open={props.open}
+      onToggle={(e) => props.onToggle((e.currentTarget as HTMLDetailsElement).open)}
+    >
       <summary>{t("settings")}</summary>
       <form
         onSubmit={(e) => {

@@ -18,7 +18,34 @@ const CLOSED_KEY: Record<string, Key> = {
   logged_out: "closedLoggedOut",
   forbidden: "closedForbidden",
   meeting_deleted: "closedDeleted",
+  no_access: "closedNoAccess",
 };
+
+/** Where to log in again, back to this page afterwards. */
+export function loginUrl(): string {
+  const here = typeof location === "undefined" ? "/" : location.pathname + location.search;
+  return `/accounts/login/?next=${encodeURIComponent(here)}`;
+}
+
+/** Why the board stopped for good, said once and plainly, with the way back in. */
+export function ClosedBanner() {
+  const { socket, store } = useBoard();
+  const reason = socket.closedReason.value;
+  if (socket.status.value !== "closed" || !reason) return null;
+  const key = CLOSED_KEY[reason] ?? "closedForbidden";
+  const guest = store.you.value?.role === "guest";
+  const showLogin = !guest && (reason === "logged_out" || reason === "no_access");
+  return (
+    <div class="board-closed" role="alert" data-reason={reason}>
+      <p class="board-closed__text">{t(key)}</p>
+      {showLogin && (
+        <a class="button button--small" href={loginUrl()}>
+          {t("logIn")}
+        </a>
+      )}
+    </div>
+  );
+}
 
 export function ConnectionStatus() {
   const { socket } = useBoard();

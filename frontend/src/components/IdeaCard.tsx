@@ -6,6 +6,7 @@ import { useState } from "preact/hooks";
 import { useBoard } from "../context";
 import { t } from "../i18n";
 import { EMOJIS, type ClusterWire, type IdeaWire } from "../types";
+import { dragIdea } from "../ui";
 
 export interface IdeaCardProps {
   idea: IdeaWire;
@@ -17,6 +18,10 @@ export interface IdeaCardProps {
   fresh: boolean;
   clusters: ClusterWire[];
   canReply: boolean;
+  /** The viewer may edit and delete it now (its author, or a facilitator). */
+  editable: boolean;
+  /** A facilitator can drag it onto a theme. */
+  draggable: boolean;
 }
 
 function authorName(author: IdeaWire["author"], mine: boolean): string {
@@ -39,6 +44,8 @@ export const IdeaCard = memo(function IdeaCard(props: IdeaCardProps) {
     .filter(Boolean)
     .join(" ");
   const titleId = `idea-${idea.id}-author`;
+  const [editing, setEditing] = useState(false);
+  const [deleting, setDeleting] = useState(false);
 
   if (idea.removed) {
     return (
@@ -52,8 +59,26 @@ export const IdeaCard = memo(function IdeaCard(props: IdeaCardProps) {
   }
 
   const hidden = idea.hidden && !idea.text;
+  const dragProps = props.draggable
+    ? {
+        draggable: true,
+        onDragStart: (e: DragEvent) => {
+          e.dataTransfer?.setData("text/plain", String(idea.id));
+          if (e.dataTransfer) e.dataTransfer.effectAllowed = "move";
+          dragIdea.value = idea.id;
+        },
+        onDragEnd: () => {
+          dragIdea.value = null;
+        },
+      }
+    : {};
   return (
-    <li class={classes} data-idea-id={idea.id} aria-labelledby={titleId}>
+    <li
+      class={`${classes}${props.draggable ? " board-idea--draggable" : ""}`}
+      data-idea-id={idea.id}
+      aria-labelledby={titleId}
+      {...dragProps}
+    >
       <article class="board-idea__body">
         <header class="board-idea__head">
           <span id={titleId} class="board-idea__author">
@@ -65,8 +90,44 @@ export const IdeaCard = memo(function IdeaCard(props: IdeaCardProps) {
         </header>
         {hidden ? (
           <p class="board-idea__hidden">{t("hiddenIdea")}</p>
+        ) : editing ? (
+          <EditIdea idea={idea} onDone={() => setEditing(false)} />
         ) : (
           <p class="board-idea__text board-text">{idea.text}</p>
+        )}
+        {idea.hidden && idea.mine && idea.text && (
+          <p class="board-idea__hidden">{t("hiddenYours")}</p>
+        )}
+        {props.editable && !editing && (
+          <div class="board-idea__own">
+            {!hidden && (
+              <button type="button" class="link-button" onClick={() => setEditing(true)}>
+                {t("editIdea")}
+              </button>
+            )}
+            {deleting ? (
+              <span class="board-confirm board-confirm--inline" role="group" aria-label={t("confirmDelete")}>
+                <button
+                  type="button"
+                  class="button button--danger button--small"
+                  autoFocus
+                  onClick={() => {
+                    setDeleting(false);
+                    void send({ type: "idea.delete", idea_id: idea.id });
+                  }}
+                >
+                  {t("confirmDelete")}
+                </button>
+                <button type="button" class="button button--ghost button--small" onClick={() => setDeleting(false)}>
+                  {t("cancel")}
+                </button>
+              </span>
+            ) : (
+              <button type="button" class="link-button" onClick={() => setDeleting(true)}>
+                {t("deleteIdea")}
+              </button>
+            )}
+          </div>
         )}
         <div class="board-idea__bar">
           {props.voting ? (
@@ -101,6 +162,51 @@ export const IdeaCard = memo(function IdeaCard(props: IdeaCardProps) {
     </li>
   );
 });
+
+function EditIdea({ idea, onDone }: { idea: IdeaWire; onDone: () => void }) {
+  const { send } = useBoard();
+  const [text, setText] = useState(idea.text);
+  const id = `edit-${idea.id}`;
+  const save = (e: Event) => {
+    e.preventDefault();
+    const value = text.trim();
+    if (!value) return;
+    if (value === idea.text) {
+      onDone();
+      return;
+    }
+    void send({ type: "idea.edit", idea_id: idea.id, text: value }).then((ack) => {
+      if (ack) onDone();
+    });
+  };
+  return (
+    <form class="board-idea__edit" onSubmit={save}>
+      <label for={id} class="visually-hidden">
+        {t("editIdea")}
+      </label>
+      <textarea
+        id={id}
+        rows={3}
+        maxLength={2000}
+        value={text}
+        autoFocus
+        onInput={(e) => setText(e.currentTarget.value)}
+        onKeyDown={(e) => {
+          if (e.key === "Escape") onDone();
+          if (e.key === "Enter" && (e.ctrlKey || e.metaKey)) save(e);
+        }}
+      />
+      <span class="board-facilitator__row">
+        <button type="submit" class="button button--small" disabled={!text.trim()}>
+          {t("save")}
+        </button>
+        <button type="button" class="button button--ghost button--small" onClick={onDone}>
+          {t("cancel")}
+        </button>
+      </span>
+    </form>
+  );
+}
 
 function Reactions({ idea }: { idea: IdeaWire }) {
   const { send } = useBoard();

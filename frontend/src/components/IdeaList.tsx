@@ -4,11 +4,13 @@
  * unless the user picks the "most votes" order. Keys are idea ids and cards are memoised,
  * so a meeting with 500 ideas re-renders one card per change. */
 import { useComputed } from "@preact/signals";
+import type { ComponentChildren } from "preact";
 import { useMemo, useRef, useState } from "preact/hooks";
 import { useBoard } from "../context";
 import { t } from "../i18n";
 import type { ClusterWire, IdeaPost, IdeaWire } from "../types";
 import { can } from "../phases";
+import { dragIdea } from "../ui";
 import { IdeaCard } from "./IdeaCard";
 
 type Order = "posted" | "votes";
@@ -23,6 +25,8 @@ export function IdeaList() {
   const voting = can(meeting, "vote");
   const canVote = voting && store.votesLeft.value > 0;
   const canReply = can(meeting, "reply");
+  const canEditOwn = can(meeting, "editOwn") && (facilitator || !meeting?.locked);
+  const live = meeting?.state === "live";
   const spotlight = meeting?.spotlight_idea_id ?? null;
 
   // Ideas present when the board first showed are not "fresh" (no fade-in for them).
@@ -62,6 +66,8 @@ export function IdeaList() {
       fresh={!known.current?.has(idea.id)}
       clusters={clusters}
       canReply={canReply}
+      editable={canEditOwn && (idea.mine || facilitator) && !idea.removed}
+      draggable={facilitator && live && clusters.length > 0 && !idea.removed}
     />
   );
 
@@ -102,11 +108,15 @@ export function IdeaList() {
         </ul>
       ) : (
         groups.map((g) =>
-          g.ideas.length === 0 && g.cluster === null ? null : (
-            <section key={g.cluster?.id ?? "none"} class="board-theme">
-              <h3 class="board-theme__title">{g.cluster?.name ?? t("unclustered")}</h3>
-              <ul class="board-grid">{g.ideas.map(card)}</ul>
-            </section>
+          g.ideas.length === 0 && g.cluster === null && !(facilitator && live) ? null : (
+            <Theme
+              key={g.cluster?.id ?? "none"}
+              cluster={g.cluster}
+              ideas={g.ideas}
+              manage={facilitator && live}
+            >
+              {g.ideas.map(card)}
+            </Theme>
           ),
         )
       )}
@@ -120,6 +130,140 @@ export function IdeaList() {
           ))}
         </ul>
       )}
+    </section>
+  );
+}
+
+/** A theme (or the "other ideas" bucket): a drop target for a dragged card, with the
+ * facilitator's rename and delete. */
+function Theme(props: {
+  cluster: ClusterWire | null;
+  ideas: IdeaWire[];
+  manage: boolean;
+  children: ComponentChildren;
+}) {
+  const { cluster, ideas, manage } = props;
+  const { send } = useBoard();
+  const [over, setOver] = useState(false);
+  const [renaming, setRenaming] = useState(false);
+  const [deleting, setDeleting] = useState(false);
+  const [name, setName] = useState(cluster?.name ?? "");
+  const dragging = dragIdea.value;
+  const target = cluster?.id ?? null;
+  const accepts = manage && dragging !== null && !ideas.some((i) => i.id === dragging);
+  const title = cluster?.name ?? t("unclustered");
+  const titleId = `board-theme-${cluster?.id ?? "none"}`;
+
+  const drop = (e: DragEvent) => {
+    e.preventDefault();
+    setOver(false);
+    const raw = e.dataTransfer?.getData("text/plain");
+    const id = raw ? Number(raw) : dragIdea.value;
+    dragIdea.value = null;
+    if (!id || ideas.some((i) => i.id === id)) return;
+    void send({ type: "idea.move", idea_id: id, cluster_id: target });
+  };
+
+  return (
+    <section
+      class={`board-theme${accepts ? " board-theme--target" : ""}${over && accepts ? " board-theme--over" : ""}`}
+      aria-labelledby={titleId}
+      data-cluster-id={cluster?.id ?? "none"}
+      onDragOver={(e) => {
+        if (!manage || dragIdea.value === null) return;
+        e.preventDefault();
+        if (e.dataTransfer) e.dataTransfer.dropEffect = "move";
+        if (!over) setOver(true);
+      }}
+      onDragLeave={(e) => {
+        const next = e.relatedTarget as Node | null;
+        if (!next || !(e.currentTarget as Node).contains(next)) setOver(false);
+      }}
+      onDrop={drop}
+    >
+      <div class="board-theme__head">
+        {renaming && cluster ? (
+          <form
+            class="board-field board-field--inline"
+            onSubmit={(e) => {
+              e.preventDefault();
+              const value = name.trim();
+              if (!value) return;
+              setRenaming(false);
+              if (value !== cluster.name) void send({ type: "cluster.rename", cluster_id: cluster.id, name: value });
+            }}
+          >
+            <label for={`${titleId}-name`} class="visually-hidden">
+              {t("themeName")}
+            </label>
+            <input
+              id={`${titleId}-name`}
+              type="text"
+              maxLength={80}
+              value={name}
+              autoFocus
+              onInput={(e) => setName(e.currentTarget.value)}
+              onKeyDown={(e) => {
+                if (e.key === "Escape") setRenaming(false);
+              }}
+            />
+            <button type="submit" class="button button--small">
+              {t("save")}
+            </button>
+            <button type="button" class="button button--ghost button--small" onClick={() => setRenaming(false)}>
+              {t("cancel")}
+            </button>
+          </form>
+        ) : (
+          <h3 id={titleId} class="board-theme__title">
+            {title} <span class="board-ideas__count">{ideas.length}</span>
+          </h3>
+        )}
+        {manage && cluster && !renaming && (
+          <span class="board-theme__tools">
+            <button
+              type="button"
+              class="link-button"
+              aria-label={t("renameTheme", { name: cluster.name })}
+              onClick={() => {
+                setName(cluster.name);
+                setRenaming(true);
+              }}
+            >
+              {t("rename")}
+            </button>
+            {deleting ? (
+              <span class="board-confirm board-confirm--inline" role="group" aria-label={t("deleteTheme", { name: cluster.name })}>
+                <button
+                  type="button"
+                  class="button button--danger button--small"
+                  autoFocus
+                  onClick={() => {
+                    setDeleting(false);
+                    void send({ type: "cluster.delete", cluster_id: cluster.id });
+                  }}
+                >
+                  {t("confirmDeleteTheme")}
+                </button>
+                <button type="button" class="button button--ghost button--small" onClick={() => setDeleting(false)}>
+                  {t("cancel")}
+                </button>
+              </span>
+            ) : (
+              <button
+                type="button"
+                class="link-button"
+                aria-label={t("deleteTheme", { name: cluster.name })}
+                onClick={() => setDeleting(true)}
+              >
+                {t("delete")}
+              </button>
+            )}
+          </span>
+        )}
+      </div>
+      {ideas.length === 0 && manage && <p class="board-theme__empty muted small">{t("dropHere")}</p>}
+      <ul class="board-grid">{props.children}</ul>
     </section>
   );
 }

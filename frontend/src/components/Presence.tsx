@@ -1,4 +1,5 @@
 /* Who is connected now (presence), with the facilitator's mute / remove controls. */
+import { useState } from "preact/hooks";
 import { useBoard } from "../context";
 import { t, type Key } from "../i18n";
 
@@ -20,6 +21,7 @@ export function Presence() {
   const participants = store.participants.value;
   const me = store.you.value;
   const facilitator = store.isFacilitator.value;
+  const [removing, setRemoving] = useState<number | null>(null);
   return (
     <section class="board-panel board-presence" aria-labelledby="board-presence-title">
       <h2 id="board-presence-title" class="board-panel__title">
@@ -59,13 +61,37 @@ export function Presence() {
                       >
                         {muted ? t("unmute") : t("mute")}
                       </button>
-                      <button
-                        type="button"
-                        class="button button--danger button--small"
-                        onClick={() => send({ type: "participant.remove", participant_id: p.id })}
-                      >
-                        {t("kick")}
-                      </button>
+                      {(p.role === "member" || p.role === "guest") && (removing === p.id ? (
+                        <div class="board-confirm" role="group" aria-labelledby={`kick-${p.id}`}>
+                          <p id={`kick-${p.id}`}>{t("confirmKick", { name: p.name })}</p>
+                          <button
+                            type="button"
+                            class="button button--danger button--small"
+                            autoFocus
+                            onClick={() => {
+                              setRemoving(null);
+                              void send({ type: "participant.remove", participant_id: p.id });
+                            }}
+                          >
+                            {t("kick")}
+                          </button>
+                          <button
+                            type="button"
+                            class="button button--ghost button--small"
+                            onClick={() => setRemoving(null)}
+                          >
+                            {t("cancel")}
+                          </button>
+                        </div>
+                      ) : (
+                        <button
+                          type="button"
+                          class="button button--danger button--small"
+                          onClick={() => setRemoving(p.id)}
+                        >
+                          {t("kick")}
+                        </button>
+                      ))}
                     </div>
                   </details>
                 )}
