@@ -7,10 +7,11 @@ maximum length. ``python manage.py protocol_schema`` writes the JSON Schema to
 a test fails when the committed schema and this module drift.
 """
 
+import re
 from datetime import date, datetime
 from typing import Annotated, Any, Literal, Union
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints, TypeAdapter
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints, TypeAdapter
 
 from rooms.limits import (
     ACTION_MAX,
@@ -30,9 +31,21 @@ from rooms.limits import (
 PROTOCOL_VERSION = 1
 
 
+_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+
+
+def _no_control_characters(value: str) -> str:
+    # NUL and other control characters have no place in a post (PostgreSQL refuses NUL).
+    if _CONTROL.search(value):
+        raise ValueError("control characters are not allowed")
+    return value
+
+
 def _text(max_length: int, min_length: int = 1):
     return Annotated[
-        str, StringConstraints(strip_whitespace=True, min_length=min_length, max_length=max_length)
+        str,
+        StringConstraints(strip_whitespace=True, min_length=min_length, max_length=max_length),
+        AfterValidator(_no_control_characters),
     ]
 
 
@@ -64,6 +77,9 @@ class Frame(BaseModel):
 
 
 class Command(Frame):
+    # Strict: "yes" is not a boolean and "5" is not an id.
+    model_config = ConfigDict(extra="forbid", strict=True)
+
     ref: Ref = Field(
         description="Client-made id; a retry with the same ref is answered, not redone."
     )
@@ -71,6 +87,8 @@ class Command(Frame):
 
 class Sync(Frame):
     """Ask for a fresh snapshot (the client saw a gap)."""
+
+    model_config = ConfigDict(extra="forbid", strict=True)
 
     type: Literal["sync"]
 
@@ -252,7 +270,7 @@ class ActionPost(Command):
     type: Literal["action.post"]
     challenge_id: Id
     text: _text(ACTION_MAX)
-    due_date: date | None = None
+    due_date: Annotated[date | None, Field(strict=False)] = None
     idea_ids: Annotated[list[Id], Field(max_length=50)] = []
 
 
@@ -410,7 +428,7 @@ class ActionWire(Frame):
     challenge_id: int
     owner: Author
     text: str
-    due_date: date | None = None
+    due_date: Annotated[date | None, Field(strict=False)] = None
     idea_ids: list[int] = []
     status: ActionStatusName
     status_note: str = ""

@@ -313,9 +313,12 @@ def render_event(event: MeetingEvent, viewer: Viewer) -> dict:
 
 def _consistent_read():
     """A transaction in which every query sees the same committed state."""
+    outermost = not connection.in_atomic_block
     atomic = transaction.atomic()
     atomic.__enter__()
-    if connection.vendor == "postgresql":
+    # Only the first statement of a transaction may set its isolation; inside an outer
+    # transaction (a service, a test) the caller's view is already one state.
+    if connection.vendor == "postgresql" and outermost:
         with connection.cursor() as cur:
             cur.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ READ ONLY")
     return atomic
