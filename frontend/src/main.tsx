@@ -53,7 +53,13 @@ export function mount(el: HTMLElement) {
     getAfter: () => store.seq.value,
     onFrame: store.handle,
     storageKey: `pause.board.queue.${meetingId}`,
-    checkAccess: () => pageAccess(location.href),
+    checkAccess: () => {
+      const you = store.you.value;
+      const guest = you ? you.role === "guest" : location.pathname.startsWith("/g/");
+      // A guest has no session to lose: a refusal means the link or the seat is gone.
+      const sessionProbe = guest ? null : (el.dataset.sessionProbe ?? "/profile/");
+      return pageAccess(location.href, undefined, { sessionProbe });
+    },
   });
   store.setRequestSync(() => socket.sendNow({ type: "sync" }));
 

@@ -61,13 +61,9 @@ const TERMINAL = new Set(["removed", "logged_out", "forbidden", "meeting_deleted
 /** Close codes the server uses for a refusal that retrying cannot fix. */
 const TERMINAL_CODES = new Set([4401, 4403, 4404]);
 
-/** Fetches the page (`url`, normally `location.href`) without following redirects: a
- * redirect means the session is gone (the login page), 403/404 that the meeting is no
- * longer ours; anything else, a network failure included, says nothing against retrying. */
-export async function pageAccess(
-  url: string,
-  fetchImpl: typeof fetch = (input, init) => fetch(input, init),
-): Promise<Access> {
+type Answer = "redirect" | "denied" | "ok";
+
+async function ask(url: string, fetchImpl: typeof fetch): Promise<Answer> {
   let response: Response;
   try {
     response = await fetchImpl(url, {
@@ -77,13 +73,34 @@ export async function pageAccess(
       cache: "no-store",
     });
   } catch {
-    return "ok";
+    return "ok"; // unreachable: nothing against retrying
   }
   if (response.type === "opaqueredirect" || (response.status >= 300 && response.status < 400)) {
+    return "redirect";
+  }
+  if (response.status === 403 || response.status === 404) return "denied";
+  return "ok";
+}
+
+/** Fetches the page (`url`, normally `location.href`) without following redirects: a
+ * redirect means the session is gone (the login page), 403/404 that the meeting is no
+ * longer ours; anything else, a network failure included, says nothing against retrying.
+ *
+ * Room pages answer 404 to anonymous visitors too (they do not reveal that a room
+ * exists), so on 403/404 `sessionProbe`, a page that needs a login and redirects when
+ * the session is gone, tells "logged out" from "no longer a member". */
+export async function pageAccess(
+  url: string,
+  fetchImpl: typeof fetch = (input, init) => fetch(input, init),
+  options: { sessionProbe?: string | null } = {},
+): Promise<Access> {
+  const page = await ask(url, fetchImpl);
+  if (page === "redirect") return "logged_out";
+  if (page === "ok") return "ok";
+  if (options.sessionProbe && (await ask(options.sessionProbe, fetchImpl)) === "redirect") {
     return "logged_out";
   }
-  if (response.status === 403 || response.status === 404) return "no_access";
-  return "ok";
+  return "no_access";
 }
 
 /** Delay before reconnect attempt `attempt` (0-based): exponential, capped, with jitter in
@@ -288,12 +305,32 @@ export function createSocket(options: SocketOptions) {
         onError(frame);
         options.onFrame(frame);
         return;
-      case "closing":
-        if (TERMINAL.has(frame.reason)) closedReason.value = frame.reason;
+      case "closing": {
+        // The server says it is closing: act on it now rather than wait for the close
+        // itself (which a stuck proxy may hold back).
+        const terminal = TERMINAL.has(frame.reason);
+        if (terminal) closedReason.value = frame.reason;
         options.onFrame(frame);
+        dropConnection();
+        if (terminal) status.value = "closed";
+        else scheduleReconnect();
         return;
+      }
       default:
         options.onFrame(frame);
+    }
+  }
+
+  /** Forget the current socket (its events no longer count) and close it. */
+  function dropConnection() {
+    const old = ws;
+    ws = null;
+    welcomed = false;
+    connection += 1;
+    try {
+      old?.close(1000);
+    } catch {
+      // Already closing.
     }
   }
 
@@ -404,18 +441,7 @@ export function createSocket(options: SocketOptions) {
     if (stopped || status.value === "closed") return;
     if (reconnectTimer !== null) clearTimer(reconnectTimer);
     reconnectTimer = null;
-    const old = ws;
-    ws = null;
-    welcomed = false;
-    if (old) {
-      // Its close event belongs to a connection number that is no longer current.
-      connection += 1;
-      try {
-        old.close(4000);
-      } catch {
-        // Already closing.
-      }
-    }
+    if (ws) dropConnection();
     if (status.value === "live") status.value = "reconnecting";
     connect();
   }

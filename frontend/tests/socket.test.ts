@@ -177,6 +177,31 @@ describe("socket: status and reconnect", () => {
     socket.stop();
   });
 
+  it("stops on a terminal `closing` frame even if the server never closes the socket", () => {
+    const { socket, clock } = setup();
+    socket.start();
+    const ws = connectLive();
+    ws.receive({ type: "closing", reason: "removed" });
+    expect(socket.status.value).toBe("closed");
+    expect(ws.readyState).toBe(3); // closed from this side
+    clock.advance(60_000);
+    expect(FakeWebSocket.all).toHaveLength(1);
+  });
+
+  it("reconnects after a `slow_consumer` closing frame", () => {
+    const { socket, clock } = setup();
+    socket.start();
+    const ws = connectLive();
+    ws.receive({ type: "closing", reason: "slow_consumer" });
+    expect(ws.readyState).toBe(3);
+    expect(socket.status.value).toBe("reconnecting");
+    clock.advance(clock.delays()[0]!);
+    expect(FakeWebSocket.all).toHaveLength(2);
+    connectLive();
+    expect(socket.status.value).toBe("live");
+    socket.stop();
+  });
+
   it("does not reconnect after the server closes with `removed`", () => {
     const { socket, clock } = setup();
     socket.start();
@@ -386,6 +411,19 @@ describe("socket: refused handshakes", () => {
     expect(await pageAccess("/m/1/", answer({ type: "basic", status: 403 }))).toBe("no_access");
     expect(await pageAccess("/m/1/", answer({ type: "basic", status: 200 }))).toBe("ok");
     expect(await pageAccess("/m/1/", answer({ type: "basic", status: 502 }))).toBe("ok");
+    // Room pages answer 404 to anonymous visitors: the probe tells the two apart.
+    const routes = (page: Partial<Response>, probe: Partial<Response>) =>
+      (async (url: string) => (url === "/profile/" ? probe : page) as Response) as typeof fetch;
+    expect(
+      await pageAccess("/m/1/", routes({ status: 404 }, { type: "opaqueredirect", status: 0 }), {
+        sessionProbe: "/profile/",
+      }),
+    ).toBe("logged_out");
+    expect(
+      await pageAccess("/m/1/", routes({ status: 404 }, { type: "basic", status: 200 }), {
+        sessionProbe: "/profile/",
+      }),
+    ).toBe("no_access");
     const down = async () => {
       throw new TypeError("Failed to fetch");
     };

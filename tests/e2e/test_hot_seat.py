@@ -232,3 +232,80 @@ def test_hot_seat_meeting_from_lobby_to_takeaways(open_page, hot_seat):
     ]
     for page in pages:
         assert page.errors == []
+
+
+def test_facilitator_removes_the_guest_from_the_board(open_page, hot_seat):
+    """The facilitator removes the guest from "who is here" (after a confirmation): the
+    guest's board says so and stops, and the guest link no longer lets her back in."""
+    from rooms.models import Participant
+
+    meeting = hot_seat["meeting"]
+    fac = open_page(hot_seat["fay"], meeting_path(meeting))
+    guest = open_page(None, f"/g/{hot_seat['token']}/")
+    guest.get_by_label("Your name").fill("Gus Guest")
+    guest.get_by_role("button", name="Join the meeting").click()
+    wait_live(fac)
+    wait_live(guest)
+    fac.get_by_role("button", name="Start the meeting").click()
+    expect(guest.locator(".board-phase")).to_have_attribute("data-phase", "lobby")
+
+    row = fac.locator(".board-presence__item", has_text="Gus Guest")
+    row.locator("summary").click()
+    row.get_by_role("button", name="Remove from meeting").click()
+    expect(row.get_by_text("Remove Gus Guest from this meeting?")).to_be_visible()
+    row.get_by_role("button", name="Remove from meeting").click()
+
+    expect(guest.locator(".board-closed")).to_have_attribute("data-reason", "removed")
+    expect(guest.locator(".board-closed")).to_contain_text("You were removed from this meeting.")
+    expect(guest.locator(".board-status >> visible=true").first).to_have_attribute(
+        "data-status", "closed"
+    )
+    expect(fac.locator(".board-presence__item", has_text="Gus Guest")).to_have_count(0)
+    assert Participant.objects.get(meeting=meeting, display_name="Gus Guest").removed
+    response = guest.goto(guest.url)
+    assert response.status == 404
+    assert fac.errors == []
+
+
+@pytest.mark.parametrize(
+    ("lost", "reason", "message"),
+    [
+        ("session", "logged_out", "You are logged out"),
+        ("membership", "no_access", "You no longer have access to this meeting."),
+    ],
+)
+def test_board_stops_and_says_why_when_access_is_gone(open_page, hot_seat, lost, reason, message):
+    """The member's session (or membership) is gone on the server and the browser reports
+    going offline and online again: the board reconnects at once, is refused at the
+    handshake three times, asks the page, stops retrying and says why, with a login link."""
+    from django.conf import settings
+    from django.contrib.sessions.models import Session
+
+    from rooms.models import Membership
+
+    meeting = hot_seat["meeting"]
+    page = open_page(hot_seat["olga"], meeting_path(meeting))
+    wait_live(page)
+    if lost == "session":
+        name = settings.SESSION_COOKIE_NAME
+        cookie = next(c for c in page.context.cookies() if c["name"] == name)
+        Session.objects.filter(session_key=cookie["value"]).delete()
+    else:
+        Membership.objects.filter(room=meeting.room, user=hot_seat["olga"]).delete()
+
+    page.evaluate(
+        "window.dispatchEvent(new Event('offline')); window.dispatchEvent(new Event('online'))"
+    )
+    banner = page.locator(".board-closed")
+    expect(banner).to_have_attribute("data-reason", reason, timeout=15_000)
+    expect(banner).to_contain_text(message)
+    login = banner.get_by_role("link", name="Log in")
+    assert login.get_attribute("href").startswith("/accounts/login/?next=")
+    status = page.locator(".board-status >> visible=true").first
+    expect(status).to_have_attribute("data-status", "closed")
+    # No more attempts once it knows.
+    attempts = []
+    page.on("websocket", lambda ws: attempts.append(ws.url))
+    page.wait_for_timeout(3000)
+    assert attempts == []
+    assert page.errors == []

@@ -23,8 +23,9 @@ const CLOSED_KEY: Record<string, Key> = {
 
 /** Where to log in again, back to this page afterwards. */
 export function loginUrl(): string {
-  const here = typeof location === "undefined" ? "/" : location.pathname + location.search;
-  return `/accounts/login/?next=${encodeURIComponent(here)}`;
+  if (typeof location === "undefined") return "/accounts/login/";
+  const base = document.getElementById("board")?.dataset.loginUrl ?? "/accounts/login/";
+  return `${base}?next=${encodeURIComponent(location.pathname + location.search)}`;
 }
 
 /** Why the board stopped for good, said once and plainly, with the way back in. */

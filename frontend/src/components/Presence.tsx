@@ -20,7 +20,8 @@ export function Presence() {
   const here = store.presence.value;
   const participants = store.participants.value;
   const me = store.you.value;
-  const facilitator = store.isFacilitator.value;
+  // Mute and remove are refused before the meeting starts and after it ends.
+  const facilitator = store.isFacilitator.value && store.meeting.value?.state === "live";
   const [removing, setRemoving] = useState<number | null>(null);
   return (
     <section class="board-panel board-presence" aria-labelledby="board-presence-title">
