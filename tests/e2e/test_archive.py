@@ -8,7 +8,12 @@ from playwright.sync_api import expect
 
 from tests.e2e.conftest import meeting_path, off_loop, wait_live
 
-pytestmark = pytest.mark.django_db(transaction=True)
+pytestmark = [
+    pytest.mark.django_db(transaction=True),
+    # When an earlier test started the browser, the session server forks from a process
+    # where Playwright runs threads; the child only runs daphne.
+    pytest.mark.filterwarnings("ignore:This process .* is multi-threaded:DeprecationWarning"),
+]
 
 BAKERY = "Partner with the neighbourhood bakery for a tasting evening"
 

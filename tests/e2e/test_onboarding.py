@@ -28,6 +28,9 @@ pytestmark = [
     pytest.mark.django_db(transaction=True),
     # pause/settings.py still configures email with EMAIL_BACKEND, so this server does too.
     pytest.mark.filterwarnings("ignore:The EMAIL_FILE_PATH setting is deprecated"),
+    # When an earlier test started the browser, the server forks from a process where
+    # Playwright runs threads; the child only runs daphne.
+    pytest.mark.filterwarnings("ignore:This process .* is multi-threaded:DeprecationWarning"),
 ]
 
 NEW_EMAIL = "camille@example.org"
@@ -109,7 +112,7 @@ def log_in(page, address: str, password: str) -> None:
 
 
 def test_new_user_signs_up_verifies_creates_room_invites_and_schedules(
-    browser, mail_server, mail_dir, user_factory
+    mail_server, mail_dir, browser, user_factory
 ):
     """A visitor signs up (email, display name, password twice), gets exactly one email
     whose link confirms the address, logs in, creates a room, creates an invite link that
