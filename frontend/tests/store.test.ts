@@ -200,3 +200,17 @@ describe("timer", () => {
     expect(store.clockOffset.value).toBe(2000);
   });
 });
+
+describe("store: the viewer's own state", () => {
+  it("follows a facilitator muting and unmuting the viewer, not someone else", () => {
+    const { store } = setup();
+    expect(store.you.value!.muted).toBe(false);
+    const me = { id: 1, name: "Ada", role: "facilitator" as const, muted: true, removed: false };
+    store.handle(ev(6, "participant.updated", { ...me, id: 2, name: "Bea" }));
+    expect(store.you.value!.muted).toBe(false);
+    store.handle(ev(7, "participant.updated", me));
+    expect(store.you.value!.muted).toBe(true);
+    store.handle(ev(8, "participant.updated", { ...me, muted: false }));
+    expect(store.you.value!.muted).toBe(false);
+  });
+});

@@ -8,6 +8,7 @@ import pytest
 from playwright.sync_api import expect
 
 from tests.e2e.conftest import meeting_path, off_loop, wait_live
+from tests.e2e.test_a11y import blocking_violations
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -155,6 +156,10 @@ def test_hot_seat_meeting_from_lobby_to_takeaways(open_page, hot_seat):
                 ".board-idea", has_text=GUEST_IDEA_EDITED
             )
         ).to_be_visible()
+
+    # The new controls (themes, own-idea tools, reveal, ask) pass the accessibility scan.
+    for page in (fac, guest):
+        assert blocking_violations(page) == []
 
     # Vote, with a timer every page counts down the same way; the guest has two votes.
     next_phase(fac, pages, "vote")

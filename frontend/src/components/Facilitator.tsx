@@ -84,8 +84,9 @@ export function Facilitator() {
               <input
                 id="board-timer-minutes"
                 type="number"
-                min="1"
+                min="0.5"
                 max="240"
+                step="0.5"
                 inputMode="numeric"
                 value={minutes}
                 onInput={(e) => setMinutes(e.currentTarget.value)}
