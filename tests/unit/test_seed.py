@@ -99,3 +99,14 @@ def test_demo_pages_render(seeded, client):
     assert client.get(room.get_absolute_url()).status_code == 200
     for meeting in room.meetings.all():
         assert client.get(meeting.get_absolute_url()).status_code == 200
+
+
+def test_the_demo_ended_meeting_has_a_published_two_hour_summary(seeded):
+    """Demo members find the ended meeting in the archive and in search."""
+    import datetime as dt
+
+    from rooms.models import Meeting
+
+    ended = Meeting.objects.get(room__name="Pause entrepreneuses", state="ended")
+    assert ended.summary.published_at is not None
+    assert ended.ended_at - ended.started_at == dt.timedelta(hours=2)

@@ -19,7 +19,8 @@ from django.db import transaction
 from django.utils import timezone
 
 from rooms import services
-from rooms.models import IdeaKind, Meeting, MeetingFormat, Role, Room, User
+from rooms.models import IdeaKind, Meeting, MeetingFormat, Role, Room, Summary, User
+from rooms.summaries import summary_build
 
 DEMO_ROOM = "Pause entrepreneuses"
 DEMO_PASSWORD = "pause-demo"
@@ -263,6 +264,13 @@ class Command(BaseCommand):
         Meeting.objects.filter(pk=meeting.pk).update(
             started_at=when, ended_at=when + dt.timedelta(hours=2)
         )
+        meeting.refresh_from_db()
+        summary = summary_build(meeting=meeting)
+        # Published so the demo's archive and search have something to show; the demo
+        # accounts' mailboxes do not exist, so the summary email is marked as sent.
+        Summary.objects.filter(pk=summary.pk).update(emailed_at=timezone.now())
+        summary.refresh_from_db()
+        services.summary_publish(summary=summary, user=host.user)
 
     def _live_meeting(self, room, people) -> None:
         when = timezone.now().replace(second=0, microsecond=0) - dt.timedelta(minutes=20)
