@@ -147,3 +147,66 @@ async def test_the_same_ref_from_two_sockets_of_one_member_writes_one_row(pg):
         (sockets[0][1]["you"]["participant_id"],),
     )[0]
     assert receipts == len(refs)
+
+
+async def test_concurrent_cluster_moves_and_deletions_keep_ideas_in_one_cluster(pg):
+    """Four facilitator tabs on two processes move the same ten ideas between four themes
+    at once while one theme is deleted: every idea ends in at most one existing theme, and
+    replaying the log's moves and deletions gives exactly the database's assignment."""
+    db, (one, two) = pg
+    seeded = db.seed(members=1, ideas=10)
+    mid, challenge, ideas = seeded["meeting_id"], seeded["challenge_id"], seeded["idea_ids"]
+    cookie = seeded["facilitator"]["cookie"]
+    sockets = await _open_all([((one, two)[n % 2].ws_url(mid), cookie) for n in range(4)])
+    try:
+        first = sockets[0][0]
+        created = []
+        for n in range(4):
+            ref = f"theme-{n}"
+            await first.send(
+                json.dumps(
+                    {"type": "cluster.create", "ref": ref, "challenge_id": challenge, "name": ref}
+                )
+            )
+            created.append(ref)
+        acks = await answers(first, created)
+        clusters = [acks[r]["result"]["id"] for r in created]
+        refs: list[list[str]] = []
+        for n, (ws, _) in enumerate(sockets):
+            mine = []
+            for k, idea in enumerate(ideas):
+                ref = f"move-{n}-{k}"
+                mine.append(ref)
+                target = clusters[(n + k) % 4]
+                await ws.send(
+                    json.dumps(
+                        {"type": "idea.move", "ref": ref, "idea_id": idea, "cluster_id": target}
+                    )
+                )
+            if n == 1:
+                mine.append("drop")
+                await ws.send(
+                    json.dumps({"type": "cluster.delete", "ref": "drop", "cluster_id": clusters[0]})
+                )
+            refs.append(mine)
+        got = await asyncio.gather(*(answers(ws, r) for (ws, _), r in zip(sockets, refs)))
+    finally:
+        await _close_all(sockets)
+    for result in got:
+        for frame in result.values():
+            assert frame["type"] == "ack" or frame["code"] == "not_found", frame
+    live = dict(db.rows("SELECT id, cluster_id FROM rooms_idea WHERE meeting_id = %s", (mid,)))
+    existing = {c for (c,) in db.rows("SELECT id FROM rooms_cluster")}
+    assert all(c is None or c in existing for c in live.values())
+    assert clusters[0] not in existing
+    replay: dict[int, int | None] = {}
+    events = db.rows(
+        "SELECT name, data FROM rooms_meetingevent WHERE meeting_id = %s ORDER BY seq", (mid,)
+    )
+    for name, data in events:
+        data = data if isinstance(data, dict) else json.loads(data)
+        if name == "idea.moved":
+            replay[data["idea_id"]] = data["cluster_id"]
+        elif name == "cluster.deleted":
+            replay = {i: (None if c == data["cluster_id"] else c) for i, c in replay.items()}
+    assert {i: replay.get(i) for i in ideas} == {i: live[i] for i in ideas}
