@@ -168,6 +168,7 @@ const en = {
   fromIdeas: "From the ideas:",
   confirmKick: "Remove {name} from this meeting?",
   revealCount: "Reveal ideas ({count} hidden)",
+  notConnected: "Not connected ({count})",
 };
 
 export type Key = keyof typeof en;
@@ -338,6 +339,7 @@ const fr: Record<Key, string> = {
   fromIdeas: "À partir des idées :",
   confirmKick: "Retirer {name} de cette séance ?",
   revealCount: "Révéler les idées ({count} masquées)",
+  notConnected: "Hors ligne ({count})",
 };
 
 const catalogs = { en, fr } as const;
