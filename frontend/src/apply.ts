@@ -108,8 +108,22 @@ export function applyEvent(snapshot: Snapshot, frame: EventFrame): Snapshot {
       return updateIdea(snapshot, frame.data.id, (idea) => ({ ...idea, text, edited, author }));
     }
 
-    case "idea.deleted":
-      return { ...snapshot, ideas: snapshot.ideas.filter((x) => x.id !== frame.data.idea_id) };
+    case "idea.deleted": {
+      const gone = frame.data.idea_id;
+      // Actions built from it lose the link, as the database drops it with the idea.
+      const unlink = (list: ActionWire[]): ActionWire[] =>
+        list.some((a) => a.idea_ids.includes(gone))
+          ? list.map((a) =>
+              a.idea_ids.includes(gone) ? { ...a, idea_ids: a.idea_ids.filter((i) => i !== gone) } : a,
+            )
+          : list;
+      return {
+        ...snapshot,
+        ideas: snapshot.ideas.filter((x) => x.id !== gone),
+        actions: unlink(snapshot.actions),
+        followups: unlink(snapshot.followups),
+      };
+    }
 
     case "idea.removed": {
       const { idea_id, reason } = frame.data;

@@ -12,7 +12,9 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import os
 import uuid
+from pathlib import Path
 
 import pytest
 from django.utils import timezone
@@ -32,6 +34,8 @@ from rooms.state import apply_event
 from rooms.wire import Viewer, render_event, snapshot_for, view_key
 
 pytestmark = pytest.mark.django_db
+
+APPLY_CASES = Path(__file__).resolve().parents[2] / "frontend" / "tests" / "apply-cases.json"
 
 
 def _first_difference(a, b, path="$"):
@@ -68,6 +72,12 @@ class Verifier:
             self.states[name] = snap
         self.seen: set[str] = set()
         self.problems: list[str] = []
+        # Each viewer's first snapshot and every frame it received: the TypeScript store
+        # replays the same cases (frontend/tests/apply-parity.test.ts).
+        self.cases = {
+            name: {"before": json.loads(json.dumps(snap)), "frames": []}
+            for name, snap in self.states.items()
+        }
 
     def __call__(self, label: str, fn, **kwargs):
         before = Meeting.objects.get(pk=self.meeting.pk).last_seq
@@ -91,6 +101,7 @@ class Verifier:
                         f"who share view key {key!r}"
                     )
                 by_key.setdefault(key, (name, frame))
+                self.cases[name]["frames"].append(frame)
                 self.states[name] = apply_event(self.states[name], frame)
         for name, v in self.viewers.items():
             after, seq = snapshot_for(self.meeting, v)
@@ -207,3 +218,23 @@ def test_snapshot_plus_events_equals_snapshot_for_every_event_and_viewer(scene):
 
     assert run.problems == [], "\n" + "\n".join(run.problems)
     assert run.seen == set(EVENT_DATA), set(EVENT_DATA) - run.seen
+    if os.environ.get("PAUSE_WRITE_APPLY_CASES"):
+        for name, v in run.viewers.items():
+            run.cases[name]["after"] = json.loads(json.dumps(snapshot_for(meeting, v)[0]))
+        APPLY_CASES.write_text(json.dumps(run.cases, ensure_ascii=False, indent=1) + "\n")
+
+
+def test_the_committed_apply_cases_replay_to_their_final_snapshot_in_python():
+    """The cases the TypeScript store also replays (recorded from the test above with
+    PAUSE_WRITE_APPLY_CASES=1) give each viewer's final snapshot with rooms.state, so
+    both implementations of "apply an event" are held to the same frames."""
+    cases = json.loads(APPLY_CASES.read_text())
+    assert set(cases) == {"owner", "fac", "chal", "author", "member", "guest"}
+    names = set()
+    for name, case in cases.items():
+        state = case["before"]
+        for frame in case["frames"]:
+            names.add(frame["name"])
+            state = apply_event(state, frame)
+        assert _first_difference(state, case["after"]) is None, name
+    assert names == set(EVENT_DATA)
