@@ -322,17 +322,30 @@ class Load:
         welcome_at: dict[int, float] = {}
         failed: list[str] = []
 
+        give_up = dropped_at + msg.get("give_up", 40)
+        retries = {"n": 0}
+
         async def back(c: Conn) -> None:
+            """Reconnect as the board's client does: jittered backoff, 0.25 s to 4 s."""
             await asyncio.sleep(random.uniform(0, msg.get("jitter", 0.5)))
-            for attempt in range(5):
+            delay = 0.25
+            while True:
                 try:
                     await self.open(c, after=cursors[c.idx])
                     welcome_at[c.idx] = time.perf_counter() - dropped_at
                     return
                 except Exception as e:
-                    if attempt == 4:
+                    if c.task is not None:
+                        c.task.cancel()
+                    if c.ws is not None:
+                        c.ws.transport.abort()
+                        c.ws = None
+                    if time.perf_counter() > give_up:
                         failed.append(f"{e.__class__.__name__}: {e}"[:200])
-                    await asyncio.sleep(0.2 * (attempt + 1))
+                        return
+                    retries["n"] += 1
+                    await asyncio.sleep(delay * random.uniform(0.5, 1.5))
+                    delay = min(delay * 2, 4.0)
 
         await asyncio.gather(*(back(c) for c in self.conns))
         await posting
@@ -358,6 +371,7 @@ class Load:
             "behind": len(behind),
             "gaps": gaps,
             "dups": sum(c.dups for c in self.conns),
+            "retries": retries["n"],
             "posts": sum(self.ack_seq.values()),
             "errors": self.errors,
         }

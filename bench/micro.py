@@ -82,6 +82,9 @@ async def over_socket(ws_url: str, origin: str, cookie: str, last: int, runs: in
     from websockets.asyncio.client import connect
 
     async def one(after: int | None) -> float:
+        return await asyncio.wait_for(timed(after), 30)
+
+    async def timed(after: int | None) -> float:
         url = ws_url if after is None else f"{ws_url}?after={after}"
         t0 = time.perf_counter()
         async with connect(
@@ -107,7 +110,7 @@ async def over_socket(ws_url: str, origin: str, cookie: str, last: int, runs: in
 
 
 def run_all(db, kinds: list[str], opts, seed, log) -> dict:
-    from bench.servers import ROOT, Server, pause_env
+    from bench.servers import APP, Server, pause_env
 
     runs = 5 if opts.quick else 15
     seeded = seed(db, rooms=1, members=10, copies=1, prefix="m", ideas=MISSED, join_all=True)
@@ -129,7 +132,7 @@ def run_all(db, kinds: list[str], opts, seed, log) -> dict:
             "--runs",
             str(runs),
         ],
-        cwd=ROOT,
+        cwd=APP["dir"],
         env=env,
         capture_output=True,
         text=True,
@@ -159,7 +162,7 @@ def run_all(db, kinds: list[str], opts, seed, log) -> dict:
 
 
 def _django_query(env: dict, code: str) -> str:
-    from bench.servers import ROOT
+    from bench.servers import APP
 
     script = (
         "import django,os;os.environ.setdefault('DJANGO_SETTINGS_MODULE','pause.settings');"
@@ -167,7 +170,7 @@ def _django_query(env: dict, code: str) -> str:
     )
     return subprocess.run(
         [sys.executable, "-c", script],
-        cwd=ROOT,
+        cwd=APP["dir"],
         env=env,
         capture_output=True,
         text=True,

@@ -251,6 +251,15 @@ def write(results: dict, docs: Path) -> None:
         f"- **Machine:** {m['nproc']} CPUs ({m['cpu']}), {m['memory_gb']} GB RAM,"
         f" Python {m['python']}, Linux {m['kernel']}",
         f"- **Command:** `{results['command']}`",
+        f"- **PostgreSQL commit** (one small transaction, its WAL flush):"
+        f" {_f(results.get('pg_commit_ms'), '{:.1f} ms')} on this machine's disk; every"
+        " acknowledged write waits for one.",
+        "- **Work tree:** "
+        + (
+            "uncommitted changes in " + ", ".join(f"`{u}`" for u in results["uncommitted"])
+            if results.get("uncommitted")
+            else "clean (the figures are those of the commit)"
+        ),
         f"- **Load average (1/5/15 min)** at start {results['load_start']}, at end"
         f" {results.get('load_end', '?')}. Other engineers' test suites ran on the same two"
         " cores during the run; each table gives the load next to its figures.",

@@ -35,12 +35,14 @@ import psutil
 
 from bench.load import percentile
 from bench.servers import (
+    APP,
     CONN_MAX_AGE,
     ROOT,
     SECRET_KEY,
     Database,
     Redis,
     Server,
+    export_head,
     pause_env,
 )
 
@@ -284,7 +286,7 @@ def storm(*, servers: list[Server], meetings: list[dict], opts) -> dict:
         result["connect"] = connect_report(replies, time.perf_counter() - t0)
         replies = workers.ask(
             [
-                {"cmd": "storm", "rate": 100 * share, "post_for": 3.0, "timeout": 20}
+                {"cmd": "storm", "rate": 100 * share, "post_for": 3.0, "timeout": 40}
                 for share in workers.share
             ]
         )
@@ -295,6 +297,7 @@ def storm(*, servers: list[Server], meetings: list[dict], opts) -> dict:
         result["behind"] = sum(r["behind"] for r in replies)
         result["gaps"] = sum(r["gaps"] for r in replies)
         result["dups"] = sum(r["dups"] for r in replies)
+        result["retries"] = sum(r["retries"] for r in replies)
         result["posts"] = sum(r["posts"] for r in replies)
         result["errors"] = merge_counts([r["errors"] for r in replies])
         welcome = [r["all_welcome_s"] for r in replies]
@@ -354,7 +357,7 @@ def seed(db: Database, *, rooms: int, members: int, copies: int, prefix: str, **
         args += ["--ideas", str(kw["ideas"])]
     if kw.get("join_all"):
         args.append("--join-all")
-    subprocess.run(args, cwd=ROOT, env=env, check=True, timeout=900)
+    subprocess.run(args, cwd=APP["dir"], env=env, check=True, timeout=900)
     return json.loads(out.read_text())
 
 
@@ -406,6 +409,38 @@ def machine() -> dict:
     }
 
 
+def pg_commit_ms() -> float | None:
+    """The time of one small committed transaction on the benchmark's PostgreSQL: the
+    disk flush every acknowledged write waits for."""
+    try:
+        import psycopg
+
+        with psycopg.connect("postgresql://postgres@127.0.0.1:5432/postgres") as conn:
+            conn.autocommit = True
+            conn.execute("CREATE TABLE IF NOT EXISTS pause_bench_probe (x int)")
+            t0 = time.perf_counter()
+            for _ in range(50):
+                with conn.transaction():
+                    conn.execute("INSERT INTO pause_bench_probe VALUES (1)")
+            elapsed = (time.perf_counter() - t0) / 50 * 1000
+            conn.execute("DROP TABLE pause_bench_probe")
+            return elapsed
+    except Exception:
+        return None
+
+
+def uncommitted() -> list[str]:
+    """Files of the live path changed but not committed when the run started: the
+    servers run the work tree, so the figures include them."""
+    out = subprocess.run(
+        ["git", "status", "--short", "--", "rooms", "pause"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+    ).stdout
+    return [line.strip() for line in out.splitlines() if line.strip()]
+
+
 def git_commit() -> str:
     try:
         return subprocess.run(
@@ -430,6 +465,11 @@ def main(argv: list[str] | None = None) -> int:
         default="60",
         help="DJANGO_CONN_MAX_AGE of the servers (docker-compose.yml's default is 0)",
     )
+    parser.add_argument(
+        "--worktree",
+        action="store_true",
+        help="serve the work tree as it is (default: a copy of the last commit)",
+    )
     parser.add_argument("--no-report", action="store_true", help="do not write docs/")
     parser.add_argument("--out", type=Path, default=WORK / "results.json")
     opts = parser.parse_args(argv)
@@ -441,13 +481,20 @@ def main(argv: list[str] | None = None) -> int:
     kinds = opts.servers.split(",")
     WORK.mkdir(parents=True, exist_ok=True)
     started = time.time()
+    if opts.worktree:
+        commit, dirty = git_commit(), uncommitted()
+    else:
+        APP["dir"], commit = export_head()
+        dirty = []
     results: dict = {
         "machine": machine(),
         "date": dt.datetime.now().astimezone().isoformat(timespec="seconds"),
         "command": " ".join(["python -m bench.run", *map(shlex.quote, argv or sys.argv[1:])]),
-        "commit": git_commit(),
+        "commit": commit,
         "opts": {k: (str(v) if isinstance(v, Path) else v) for k, v in vars(opts).items()},
         "load_start": load_avg(),
+        "pg_commit_ms": pg_commit_ms(),
+        "uncommitted": dirty,
         "fanout": [],
         "storm": [],
     }
@@ -455,124 +502,139 @@ def main(argv: list[str] | None = None) -> int:
     steps_a = ladder(1000, factor, 200_000)
     steps_b = ladder(1000, factor, 200_000)
     db = redis = None
-    stack: list = []
-    try:
-        need_db = scenarios & {"A", "B", "C", "D", "micro", "writes"}
-        if need_db:
-            log("creating the PostgreSQL database and seeding")
-            db = Database.create("postgres", WORK)
-            n_pause = len(kinds)
-            seeded_a = Copies(seed(db, rooms=1, members=50, copies=n_pause, prefix="a"))
-            b_copies = n_pause * len(scenarios & {"B", "C", "D"})
-            seeded_b = (
-                Copies(seed(db, rooms=opts.rooms, members=10, copies=b_copies, prefix="b"))
-                if b_copies
-                else None
+    seeded_a = seeded_b = None
+
+    def save() -> None:
+        opts.out.parent.mkdir(parents=True, exist_ok=True)
+        opts.out.write_text(json.dumps(results, indent=1, default=str))
+
+    def guard(name: str, fn) -> None:
+        """Run one part; a failure is recorded and the run goes on with the next part."""
+        try:
+            fn()
+        except Exception as e:
+            log(f"{name} failed: {e.__class__.__name__}: {e}")
+            results.setdefault("errors", []).append(f"{name}: {e.__class__.__name__}: {e}")
+        save()
+
+    def one_process(scenario: str, n_rooms: int, members: int, steps: list[float]) -> None:
+        server = Server("bare")
+        try:
+            results["fanout"].append(
+                fanout(
+                    scenario=scenario,
+                    servers=[server],
+                    meetings=bare_meetings(n_rooms, members),
+                    steps=steps,
+                    opts=opts,
+                    kind="bare",
+                )
             )
-        if scenarios & {"C"}:
-            redis = Redis()
-        # ---- A and B: one process, bare ceiling first
-        for scenario, n_rooms, members, steps in (
-            ("A", 1, 50, steps_a),
-            ("B", opts.rooms, 10, steps_b),
-        ):
-            if scenario not in scenarios:
-                continue
-            server = Server("bare")
+        finally:
+            server.close()
+        for kind in kinds:
+            meetings = (seeded_a if scenario == "A" else seeded_b).take()
+            server = Server(kind, pause_env(db, None))
             try:
+                if scenario == "A":
+                    results["login"] = real_login(server, seeded_a, meetings)
                 results["fanout"].append(
                     fanout(
                         scenario=scenario,
                         servers=[server],
-                        meetings=bare_meetings(n_rooms, members),
+                        meetings=meetings,
                         steps=steps,
                         opts=opts,
-                        kind="bare",
+                        kind="pause",
                     )
                 )
             finally:
                 server.close()
-            for kind in kinds:
-                meetings = (seeded_a if scenario == "A" else seeded_b).take()
-                server = Server(kind, pause_env(db, None))
-                try:
-                    if scenario == "A":
-                        results["login"] = real_login(server, seeded_a, meetings)
-                    results["fanout"].append(
-                        fanout(
-                            scenario=scenario,
-                            servers=[server],
-                            meetings=meetings,
-                            steps=steps,
-                            opts=opts,
-                            kind="pause",
-                        )
-                    )
-                finally:
-                    server.close()
-        # ---- C: two processes and Redis
-        if "C" in scenarios:
-            pair = [Server("bare", extra=["--redis", redis.url]) for _ in range(2)]
+
+    def two_processes() -> None:
+        pair = [Server("bare", extra=["--redis", redis.url]) for _ in range(2)]
+        try:
+            results["fanout"].append(
+                fanout(
+                    scenario="C",
+                    servers=pair,
+                    meetings=bare_meetings(opts.rooms, 10),
+                    steps=steps_b,
+                    opts=opts,
+                    kind="bare",
+                )
+            )
+        finally:
+            for s in pair:
+                s.close()
+        for kind in kinds:
+            meetings = seeded_b.take()
+            pair = [Server(kind, pause_env(db, redis.url)) for _ in range(2)]
             try:
                 results["fanout"].append(
                     fanout(
                         scenario="C",
                         servers=pair,
-                        meetings=bare_meetings(opts.rooms, 10),
+                        meetings=meetings,
                         steps=steps_b,
                         opts=opts,
-                        kind="bare",
+                        kind="pause",
                     )
                 )
             finally:
                 for s in pair:
                     s.close()
-            for kind in kinds:
-                meetings = seeded_b.take()
-                pair = [Server(kind, pause_env(db, redis.url)) for _ in range(2)]
-                try:
-                    results["fanout"].append(
-                        fanout(
-                            scenario="C",
-                            servers=pair,
-                            meetings=meetings,
-                            steps=steps_b,
-                            opts=opts,
-                            kind="pause",
-                        )
-                    )
-                finally:
-                    for s in pair:
-                        s.close()
-        # ---- D: reconnect storm
+
+    def reconnect_storm() -> None:
+        for kind in kinds:
+            meetings = seeded_b.take()
+            server = Server(kind, pause_env(db, None))
+            try:
+                results["storm"].append(storm(servers=[server], meetings=meetings, opts=opts))
+            finally:
+                server.close()
+
+    def micro_part() -> None:
+        from bench import micro
+
+        results["micro"] = micro.run_all(db, kinds, opts, seed, log)
+
+    def writes_part() -> None:
+        from bench import micro
+
+        results["writes"] = micro.writes_all(db, kinds, opts, seed, log, fanout)
+
+    try:
+        log("creating the PostgreSQL database and seeding")
+        db = Database.create("postgres", WORK)
+        n_pause = len(kinds)
+        if "A" in scenarios:
+            seeded_a = Copies(seed(db, rooms=1, members=50, copies=n_pause, prefix="a"))
+        b_copies = n_pause * len(scenarios & {"B", "C", "D"})
+        if b_copies:
+            seeded_b = Copies(seed(db, rooms=opts.rooms, members=10, copies=b_copies, prefix="b"))
+        if "C" in scenarios:
+            redis = Redis()
+        if "A" in scenarios:
+            guard("A", lambda: one_process("A", 1, 50, steps_a))
+        if "B" in scenarios:
+            guard("B", lambda: one_process("B", opts.rooms, 10, steps_b))
+        if "C" in scenarios:
+            guard("C", two_processes)
         if "D" in scenarios:
-            for kind in kinds:
-                meetings = seeded_b.take()
-                server = Server(kind, pause_env(db, None))
-                try:
-                    results["storm"].append(storm(servers=[server], meetings=meetings, opts=opts))
-                finally:
-                    server.close()
-        # ---- micro-benchmarks and writes
+            guard("D", reconnect_storm)
         if "micro" in scenarios:
-            from bench import micro
-
-            results["micro"] = micro.run_all(db, kinds, opts, seed, log)
+            guard("micro", micro_part)
         if "writes" in scenarios:
-            from bench import micro
-
-            results["writes"] = micro.writes_all(db, kinds, opts, seed, log, fanout)
+            guard("writes", writes_part)
     finally:
-        for thing in stack:
-            thing.close()
         if redis is not None:
             redis.close()
         if db is not None:
             db.drop()
     results["load_end"] = load_avg()
     results["minutes"] = round((time.time() - started) / 60, 1)
-    opts.out.parent.mkdir(parents=True, exist_ok=True)
-    opts.out.write_text(json.dumps(results, indent=1, default=str))
+    save()
     log(f"results in {opts.out} ({results['minutes']} min)")
     if not opts.no_report:
         from bench import report

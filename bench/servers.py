@@ -25,6 +25,26 @@ ROOT = Path(__file__).resolve().parent.parent
 VENV_BIN = Path(sys.executable).parent
 WORK_DIR = ROOT / "var" / "bench"
 PG_ADMIN = "postgresql://postgres@127.0.0.1:5432/postgres"
+# Where the application under test runs from: by default a copy of the last commit
+# (``export_head``), so other people's uncommitted work in the shared tree is not measured.
+APP = {"dir": ROOT}
+
+
+def export_head() -> tuple[Path, str]:
+    """A copy of the files of ``HEAD`` (``git archive``) and its short commit id."""
+    commit = subprocess.run(
+        ["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True, text=True
+    ).stdout.strip()
+    tree = WORK_DIR / f"tree-{commit}"
+    if not (tree / "manage.py").exists():
+        tree.mkdir(parents=True, exist_ok=True)
+        archive = subprocess.run(
+            ["git", "archive", "--format=tar", "HEAD"], cwd=ROOT, capture_output=True, check=True
+        )
+        subprocess.run(["tar", "-x", "-C", str(tree)], input=archive.stdout, check=True)
+    return tree, commit
+
+
 # One secret for the whole run: the seeded sessions are signed with it, and the session
 # hash of each user (``get_session_auth_hash``) is an HMAC keyed by it.
 SECRET_KEY = "bench-" + secrets.token_hex(24)
@@ -120,7 +140,11 @@ class Database:
         env.pop("REDIS_URL", None)
         for args in (["migrate", "-v0"], ["createcachetable"]):
             subprocess.run(
-                [sys.executable, "manage.py", *args], cwd=ROOT, env=env, check=True, timeout=300
+                [sys.executable, "manage.py", *args],
+                cwd=APP["dir"],
+                env=env,
+                check=True,
+                timeout=300,
             )
         return db
 
@@ -215,7 +239,7 @@ class Server:
         cmd = [a.replace("{port}", str(self.port)) for a in COMMANDS[kind]] + (extra or [])
         self.log = open(WORK_DIR / f"{kind}-{self.port}.log", "w")  # noqa: SIM115
         self.proc = subprocess.Popen(
-            cmd, cwd=ROOT, env=env or dict(os.environ), stdout=self.log, stderr=self.log
+            cmd, cwd=APP["dir"], env=env or dict(os.environ), stdout=self.log, stderr=self.log
         )
         wait_port(self.port)
         if kind != "bare":
