@@ -155,8 +155,10 @@ def run_all(db, kinds: list[str], opts, seed, log) -> dict:
                     runs,
                 )
             )
-            log(f"micro {kind} over a socket: {result['socket'][kind]}")
+        except TimeoutError:
+            result["socket"][kind] = {"error": "no welcome (or no last event) within 30 s"}
         finally:
+            log(f"micro {kind} over a socket: {result['socket'].get(kind)}")
             server.close()
     return result
 

@@ -202,6 +202,11 @@ def _targets(results: dict) -> list[str]:
             f"| {_verdict(res < 200)} |"
         )
         for kind, m in micro.get("socket", {}).items():
+            if "error" in m:
+                lines.append(
+                    f"| (same, over a socket) | {kind} | {m['error']} | {_verdict(False)} |"
+                )
+                continue
             snap_ms, res_ms = m["snapshot"]["median_ms"], m["resume"]["median_ms"]
             lines.append(
                 f"| (same, over a socket: handshake → last frame) | {kind} | snapshot "
@@ -345,6 +350,9 @@ def write(results: dict, docs: Path) -> None:
             f" {ip['resume']['median_ms']:.1f} ms | {ip['resume']['p95_ms']:.1f} ms |",
         ]
         for kind, s in micro.get("socket", {}).items():
+            if "error" in s:
+                out.append(f"| snapshot and resume over a socket | {kind} | {s['error']} | |")
+                continue
             out.append(
                 f"| snapshot: handshake → `welcome` | {kind} |"
                 f" {s['snapshot']['median_ms']:.1f} ms | {s['snapshot']['p95_ms']:.1f} ms |"
