@@ -170,8 +170,12 @@ def _md(text: str) -> str:
 
 
 def _md_block(text: str) -> str:
-    """The facilitators' text keeps its paragraphs and Markdown, but no raw HTML."""
-    return text.strip().replace("<", "&lt;").replace(">", "&gt;")
+    """The facilitators' text keeps its paragraphs and Markdown emphasis, lists and
+    headings, but no raw HTML and no link or image syntax: a renderer that does not filter
+    link targets would run ``[text](javascript:…)`` on a click. Bare web addresses are
+    still linked by renderers that autolink them."""
+    text = text.strip().replace("<", "&lt;").replace(">", "&gt;")
+    return text.replace("[", "\\[").replace("]", "\\]")
 
 
 def _by(person: dict | None) -> str:
