@@ -11,7 +11,6 @@ pages). ``manage.py check --deploy`` is tested in tests/unit/test_settings.py.
 from __future__ import annotations
 
 import uuid
-from html.parser import HTMLParser
 from urllib.parse import urljoin, urlsplit
 
 import pytest
@@ -21,6 +20,7 @@ from django.urls import NoReverseMatch, URLPattern, URLResolver, get_resolver, r
 
 from rooms import guests, services
 from rooms.models import Invite, Membership, User
+from tests.security.html_checks import Page
 from tests.unit import archive_scenario
 
 pytestmark = pytest.mark.django_db
@@ -39,50 +39,6 @@ def _patterns(patterns=None, namespace=""):
             converters = getattr(p.pattern, "converters", None)
             names = list(converters) if converters else list(p.pattern.regex.groupindex)
             yield f"{namespace}{p.name}", names
-
-
-class Page(HTMLParser):
-    """The parts of a page the policy is about: scripts, styles, handlers, forms."""
-
-    def __init__(self):
-        super().__init__(convert_charrefs=True)
-        self.scripts: list[dict] = []
-        self.problems: list[str] = []
-        self.forms: list[dict] = []
-        self._form: dict | None = None
-        self._script: dict | None = None
-
-    def handle_starttag(self, tag, attrs):
-        a = dict(attrs)
-        for name, value in attrs:
-            if name.startswith("on"):
-                self.problems.append(f"<{tag} {name}=…> event handler attribute")
-            if name == "style":
-                self.problems.append(f"<{tag} style=…> inline style")
-            if name in ("href", "src", "action", "formaction") and (
-                value or ""
-            ).strip().lower().startswith("javascript:"):
-                self.problems.append(f"<{tag} {name}=javascript:…>")
-        if tag == "script":
-            self._script = {"attrs": a, "body": ""}
-            self.scripts.append(self._script)
-        elif tag == "style":
-            self.problems.append("<style> element (inline style)")
-        elif tag == "form":
-            self._form = {"attrs": a, "inputs": []}
-            self.forms.append(self._form)
-        elif tag in ("input", "button", "select", "textarea") and self._form is not None:
-            self._form["inputs"].append(a)
-
-    def handle_endtag(self, tag):
-        if tag == "form":
-            self._form = None
-        elif tag == "script":
-            self._script = None
-
-    def handle_data(self, data):
-        if self._script is not None:
-            self._script["body"] += data
 
 
 @pytest.fixture
