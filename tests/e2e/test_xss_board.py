@@ -116,4 +116,3 @@ def test_the_board_shows_the_corpus_as_text(open_page, live_meeting):
         assert page.evaluate("window.__csp") == [], name
         assert page.errors == [], name
         assert dialogs[name] == [], name
-
