@@ -129,7 +129,8 @@ class Load:
         c.welcomed = asyncio.get_running_loop().create_future()
         c.ws = await ws_connect(
             url,
-            origin=self.origin,
+            # The site's own origin, scheme://host:port of the server this socket uses.
+            origin="http" + url[2 : url.index("/", 5)],
             additional_headers=headers,
             compression=None,
             max_size=64 * 1024 * 1024,

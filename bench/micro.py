@@ -216,7 +216,7 @@ def writes_all(db, kinds: list[str], opts, seed, log, fanout) -> list[dict]:
 
     members = 5
     factor = 1.6 if opts.quick else 1.3
-    steps, x = [], 100.0
+    steps, x = [], 20.0
     while x < 5000:
         steps.append(round(x) * members)
         x *= factor

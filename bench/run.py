@@ -499,8 +499,8 @@ def main(argv: list[str] | None = None) -> int:
         "storm": [],
     }
     factor = 2.0 if opts.quick else 1.5
-    steps_a = ladder(1000, factor, 200_000)
-    steps_b = ladder(1000, factor, 200_000)
+    steps_a = ladder(500, factor, 200_000)
+    steps_b = ladder(250, factor, 200_000)
     db = redis = None
     seeded_a = seeded_b = None
 
