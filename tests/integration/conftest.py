@@ -45,6 +45,10 @@ BASE_ENV = {
     "DJANGO_LOG_LEVEL": "WARNING",
     "DEFAULT_LANGUAGE": "en",
     "PYTHONUNBUFFERED": "1",
+    # These tests script many commands per socket as fast as they can; the rate limit
+    # has its own tests (tests/live/test_live_limits.py).
+    "PAUSE_RATE_LIMIT_PER_SECOND": "1000",
+    "PAUSE_RATE_LIMIT_BURST": "1000",
 }
 # Variables of the pytest process that must not leak into a server's environment.
 DROP_ENV = ("DATABASE_URL", "REDIS_URL", "PAUSE_DATA_DIR", "DJANGO_ALLOWED_HOSTS", "CI")
