@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import json
 import logging
 import time
@@ -35,6 +36,36 @@ CLOSE_NOT_FOUND = 4404
 CLOSE_FORBIDDEN = 4403
 CLOSE_POLICY = 1008
 CLOSE_TOO_BIG = 1009
+# Frames a socket may have waiting to be written before it is closed as too slow.
+SEND_QUEUE_FRAMES = 1000
+# Bytes a socket may hold in the server's own write buffer before its writer waits.
+WRITE_HIGH_WATER = 256 * 1024
+_CLOSE = object()  # in the outbox: close the socket once what precedes it is written
+
+
+def _write_backlog(send):
+    """A function giving the bytes written to this socket but not yet handed to the kernel,
+    or None when the server does not tell.
+
+    Daphne's ``send`` never waits: it appends to the Twisted transport's buffer, which
+    grows without bound when the peer stops reading. Reading that buffer lets the writer
+    wait as it would on a server with backpressure, so a slow socket fills its own bounded
+    queue instead of the process's memory.
+    """
+    # Under channels' session middleware, ``send`` is a wrapper holding the real one.
+    for _ in range(4):
+        if not isinstance(send, functools.partial):
+            send = getattr(getattr(send, "__self__", None), "real_send", None)
+    protocol = send.args[0] if isinstance(send, functools.partial) and send.args else None
+    transport = getattr(protocol, "transport", None)
+    if transport is None or not hasattr(transport, "dataBuffer"):
+        return None
+
+    def backlog() -> int:
+        pending = len(transport.dataBuffer) - getattr(transport, "offset", 0)
+        return pending + getattr(transport, "_tempDataLen", 0)
+
+    return backlog
 
 
 class TokenBucket:
@@ -96,6 +127,13 @@ class MeetingConsumer(AsyncWebsocketConsumer):
         self.presence_text: str | None = None
         self.joined = False
         self.closed = False
+        # Every frame goes through this bounded queue, drained by the socket's own writer
+        # task: the hub never waits for one socket, and a socket that does not keep up is
+        # closed (slow_consumer) instead of growing without bound.
+        self.outbox: asyncio.Queue = asyncio.Queue(
+            maxsize=getattr(settings, "PAUSE_WS_SEND_QUEUE", SEND_QUEUE_FRAMES)
+        )
+        self.writer: asyncio.Task | None = None
         self.buffer: list[dict] = []
         self.sent_seq = 0
         self.lang = _language(self.scope)
@@ -122,6 +160,7 @@ class MeetingConsumer(AsyncWebsocketConsumer):
         await hub.join(self.meeting_id, self)
         self.joined = True
         await self.accept()
+        self.writer = asyncio.get_running_loop().create_task(self._write())
         try:
             frames, seq = await database_call(selectors.stream_open)(
                 meeting_id=self.meeting_id,
@@ -164,6 +203,9 @@ class MeetingConsumer(AsyncWebsocketConsumer):
 
     async def disconnect(self, code) -> None:
         self.closed = True
+        writer = getattr(self, "writer", None)
+        if writer is not None and writer is not asyncio.current_task():
+            writer.cancel()
         if not getattr(self, "joined", False):
             return
         self.joined = False
@@ -175,12 +217,44 @@ class MeetingConsumer(AsyncWebsocketConsumer):
     # ----------------------------------------------------------------- server → client
 
     async def send_text(self, text: str) -> None:
+        """Queue a frame for this socket; never waits for the client."""
         if self.closed:
             return
         try:
-            await self.send(text_data=text)
+            self.outbox.put_nowait(text)
+        except asyncio.QueueFull:
+            self._slow_consumer()
+
+    async def _write(self) -> None:
+        backlog = _write_backlog(self.base_send)
+        high_water = getattr(settings, "PAUSE_WS_WRITE_HIGH_WATER", WRITE_HIGH_WATER)
+        try:
+            while True:
+                text = await self.outbox.get()
+                if text is _CLOSE:
+                    await self.close(code=CLOSE_POLICY)
+                    return
+                await self.send(text_data=text)
+                while backlog is not None and backlog() > high_water:
+                    await asyncio.sleep(0.05)
+        except asyncio.CancelledError:
+            raise
         except Exception:
             self.closed = True
+
+    def _slow_consumer(self) -> None:
+        """The client stopped reading: drop its queue and close it; it resumes by seq."""
+        self.closed = True
+        if self.writer is not None:
+            self.writer.cancel()
+
+        async def close() -> None:
+            with contextlib.suppress(Exception):
+                await self.send(text_data=encode({"type": "closing", "reason": "slow_consumer"}))
+                await self.close(code=CLOSE_POLICY)
+
+        self.writer = asyncio.get_running_loop().create_task(close())
+        log.info("closing a slow socket of participant %s", self.participant.pk)
 
     async def send_presence(self, text: str, *, force: bool = False) -> None:
         if not self.welcomed or (text == self.presence_text and not force):
@@ -189,12 +263,16 @@ class MeetingConsumer(AsyncWebsocketConsumer):
         await self.send_text(text)
 
     async def close_with(self, reason: str) -> None:
+        """Send ``closing`` after what is already queued, then close."""
         if self.closed:
             return
         await self.send_text(encode({"type": "closing", "reason": reason}))
-        self.closed = True
-        with contextlib.suppress(Exception):
-            await self.close(code=CLOSE_POLICY)
+        if not self.closed:
+            self.closed = True
+            try:
+                self.outbox.put_nowait(_CLOSE)
+            except asyncio.QueueFull:
+                self._slow_consumer()
 
     async def deliver(self, event: dict, cache: dict) -> None:
         """Called by the hub for each event of this meeting, in seq order."""
