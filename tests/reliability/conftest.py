@@ -7,6 +7,7 @@ import os
 import pytest
 
 from tests.conftest import need_service
+from tests.live.conftest import live_meeting  # noqa: F401 - the live-protocol fixture
 from tests.reliability.cluster import Cluster, postgres_available, redis_available
 
 
