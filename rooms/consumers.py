@@ -170,7 +170,7 @@ class MeetingConsumer(AsyncWebsocketConsumer):
             )
         except Exception:
             log.exception("stream_open failed")
-            await self.close(code=1011)
+            await self._close_socket(1011)
             return
         for frame in frames:
             await self.send_text(encode(frame))
@@ -232,7 +232,7 @@ class MeetingConsumer(AsyncWebsocketConsumer):
             while True:
                 text = await self.outbox.get()
                 if text is _CLOSE:
-                    await self.close(code=CLOSE_POLICY)
+                    await self._close_socket(CLOSE_POLICY)
                     return
                 await self.send(text_data=text)
                 while backlog is not None and backlog() > high_water:
@@ -240,7 +240,22 @@ class MeetingConsumer(AsyncWebsocketConsumer):
         except asyncio.CancelledError:
             raise
         except Exception:
+            # E.g. daphne refusing a frame over --websocket-max-message-size: say so and
+            # close, rather than leave the client waiting for a frame that never comes.
+            log.exception("socket write failed; closing the socket")
             self.closed = True
+            with contextlib.suppress(Exception):
+                await self._close_socket(1011)
+
+    async def _close_socket(self, code: int) -> None:
+        """Close an accepted socket with ``code``. Daphne (autobahn) refuses to send any
+        code but 1000 and 3000-4999 and raises instead, which left the socket open: fall
+        back to 1000 there, the ``closing`` frame sent before says why."""
+        try:
+            await self.close(code=code)
+        except Exception:
+            with contextlib.suppress(Exception):
+                await self.close(code=1000)
 
     def _slow_consumer(self) -> None:
         """The client stopped reading: drop its queue and close it; it resumes by seq."""
@@ -251,7 +266,7 @@ class MeetingConsumer(AsyncWebsocketConsumer):
         async def close() -> None:
             with contextlib.suppress(Exception):
                 await self.send(text_data=encode({"type": "closing", "reason": "slow_consumer"}))
-                await self.close(code=CLOSE_POLICY)
+                await self._close_socket(CLOSE_POLICY)
 
         self.writer = asyncio.get_running_loop().create_task(close())
         log.info("closing a slow socket of participant %s", self.participant.pk)
