@@ -10,6 +10,8 @@ Requests:
 - ``{"op": "truth", "meeting_id": M, "participant_ids": [...]}``: each participant's
   snapshot as the server renders it now, with the meeting's ``last_seq``, and the ideas
   in the database with the ``ref`` of the command that created each.
+- ``{"op": "logout", "cookie": C}``: log that session out through allauth's view.
+- ``{"op": "remove", "participant_id": P}``: the owner removes that member from the room.
 """
 
 from __future__ import annotations
@@ -94,7 +96,31 @@ def truth(meeting_id: int, participant_ids: list[int]) -> dict:
     }
 
 
-OPS = {"setup": setup, "truth": truth}
+def logout(cookie: str) -> dict:
+    """Log out through allauth's logout view with this session cookie."""
+    from django.conf import settings
+    from django.test import Client
+
+    client = Client(HTTP_HOST="127.0.0.1")
+    client.cookies[settings.SESSION_COOKIE_NAME] = cookie
+    response = client.post("/accounts/logout/")
+    return {"status": response.status_code}
+
+
+def remove(participant_id: int) -> dict:
+    """The room's owner removes this participant's user from the room."""
+    from rooms.models import Membership, Participant, Role
+    from rooms.services import rooms as room_services
+
+    p = Participant.objects.select_related("meeting").get(pk=participant_id)
+    room_id = p.meeting.room_id
+    owner = Membership.objects.filter(room_id=room_id, role=Role.OWNER).first().user
+    membership = Membership.objects.get(room_id=room_id, user_id=p.user_id)
+    room_services.membership_remove(actor=owner, membership=membership)
+    return {"removed": True}
+
+
+OPS = {"setup": setup, "truth": truth, "logout": logout, "remove": remove}
 
 
 def main() -> None:
