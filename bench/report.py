@@ -217,23 +217,31 @@ def _targets(results: dict) -> list[str]:
 
 
 def _pick(results: dict) -> tuple[str | None, str]:
-    """The Pause server the figures favour, and why (B and C deliveries, connects, D)."""
+    """The Pause server the figures favour: first the one that brings every socket back
+    in the storm (D) and delivers a big meeting's welcome, then B and C's deliveries."""
     scores: dict[str, dict] = {}
     for r in results["fanout"]:
         if r["server"] == "bare" or r["scenario"] not in ("B", "C"):
             continue
-        s = scores.setdefault(r["server"], {"rate": 0.0, "connect": 0.0})
+        s = scores.setdefault(r["server"], {"rate": 0.0, "resumed": 0, "welcome": True})
         s["rate"] += _best_rate(r) or 0.0
-        s["connect"] += r["connect"]["rate"] or 0.0
     for d in results.get("storm", []):
         if d["server"] in scores:
-            scores[d["server"]]["storm"] = d["ok"]
+            scores[d["server"]]["resumed"] = d["resumed"] / max(1, d["clients"])
+            scores[d["server"]]["storm_s"] = d.get("converged_s")
+    for kind, m in (results.get("micro") or {}).get("socket", {}).items():
+        if kind in scores:
+            scores[kind]["welcome"] = "error" not in m
     if not scores:
         return None, ""
-    best = max(scores, key=lambda k: (scores[k].get("storm", True), scores[k]["rate"]))
+    best = max(
+        scores, key=lambda k: (scores[k]["resumed"], scores[k]["welcome"], scores[k]["rate"])
+    )
     why = "; ".join(
-        f"{k}: {v['rate']:,.0f} deliveries/s summed over B and C, "
-        f"{v['connect']:,.0f} connects/s summed, storm {'passed' if v.get('storm') else 'failed'}"
+        f"{k}: {v['resumed']:.0%} of the sockets back after the storm"
+        + (f" (in {v['storm_s']:.0f} s)" if v.get("storm_s") else "")
+        + f", big welcome {'delivered' if v['welcome'] else '**never delivered**'},"
+        f" {v['rate']:,.0f} deliveries/s summed over B and C"
         for k, v in scores.items()
     )
     return best, why
@@ -255,7 +263,8 @@ def write(results: dict, docs: Path) -> None:
         f" commit `{results['commit']}`",
         f"- **Machine:** {m['nproc']} CPUs ({m['cpu']}), {m['memory_gb']} GB RAM,"
         f" Python {m['python']}, Linux {m['kernel']}",
-        f"- **Command:** `{results['command']}`",
+        "- **Command:** "
+        + ", then ".join(f"`{c}`" for c in results.get("commands", [results["command"]])),
         f"- **PostgreSQL commit** (one small transaction, its WAL flush):"
         f" {_f(results.get('pg_commit_ms'), '{:.1f} ms')} on this machine's disk; every"
         " acknowledged write waits for one.",
@@ -370,7 +379,8 @@ def write(results: dict, docs: Path) -> None:
             "20 meetings × 5 members on one web process post ideas at stepped rates; the"
             " figure is the highest rate whose acknowledgements (send → `ack`) stay under"
             " 100 ms at p99 with no error. Every post is a transaction (meeting row lock, idea,"
-            " event, receipt) on the process's one database thread.",
+            " event, receipt) on the process's database threads (a pool of 4 on PostgreSQL, the"
+            " single Channels thread on SQLite).",
             "",
             "| database | server | posts/s acknowledged | ack p50 / p99 ms"
             " | deliveries/s meanwhile | server CPU | load avg |",
@@ -400,6 +410,7 @@ def write(results: dict, docs: Path) -> None:
             out += [f"### Scenario {scenario}", "", *_steps_table(runs), ""]
     if writes:
         out += ["### Writes", "", *_steps_table(writes), ""]
+    out += FINDINGS
     out += METHOD
     search = docs / "benchmarks-search.md"
     if search.exists():
@@ -412,6 +423,54 @@ def write(results: dict, docs: Path) -> None:
         ]
     (docs / "benchmarks.md").write_text("\n".join(out) + "\n")
 
+
+FINDINGS = [
+    "## What the figures say",
+    "",
+    "- **The fan-out is not what limits Pause here; the write and the connect are.** Server"
+    " CPU per idea post is the same whether it reaches 5, 10 or 50 sockets (CPU per delivery"
+    " × sockets per meeting ≈ 10–17 ms on this CPU under the run's load): one post is one"
+    " transaction of about 13"
+    " ORM queries (receipt lookup, meeting row lock, actor, role, challenge, idea, event,"
+    " `last_seq`, receipt). The hub's part, one render and encode per view and a direct"
+    " write per local socket, is tens of µs per delivery. So the ratios to the ceiling fall"
+    " with the number of sockets per meeting: the bare server does no work per post.",
+    "- **One meeting's posts are serial.** Each post holds the meeting row lock through its"
+    " commit, whose WAL flush on this disk is given above (0.3 ms on a quiet machine, 8.7 ms"
+    " measured while other suites were running); A's sustained rate is one meeting's"
+    " commit rate times 50.",
+    "- **Connects cost 10–40 ms of server work** (session and user, membership, participant,"
+    " a snapshot or the missed events, presence to the others), so 1,000 sockets take tens of"
+    " seconds to connect or to come back after a storm (D). Every one comes back and"
+    " converges with no gap on uvicorn; daphne drops a handshake the application has not"
+    " accepted within 5 s (`--websocket_connect_timeout`), so under a storm most handshakes"
+    " time out, retry and time out again.",
+    "- **daphne's `--websocket-max-message-size 65536` also caps what the server sends:** a"
+    " `welcome` larger than 64 KiB (a meeting with more than about 150 ideas) never reaches"
+    " the client, which waits forever (see *Snapshot and resume*). The consumer already"
+    " refuses incoming frames over 64 KiB itself (`PAUSE_WS_MAX_FRAME_BYTES`), so daphne's"
+    " limit can be raised (e.g. 16 MiB) without loosening the protocol; uvicorn's"
+    " `--ws-max-size` applies to incoming messages only.",
+    "- **Memory per idle socket** is 40–58 KB against the bare server's 10–12 KB: the ASGI"
+    " server's connection objects, Channels' consumer and its tasks, the scope (headers,"
+    " cookies, session, user) and the participant rows each socket keeps.",
+    "",
+    "## Changes made for these figures",
+    "",
+    "- `rooms/hub.py`: the sockets' database work (authorize, snapshot, resume, commands) runs"
+    " on a pool of `PAUSE_DB_THREADS` (4) threads on PostgreSQL instead of Channels' single"
+    " database thread, so connects and commands of different meetings overlap their round"
+    " trips and share a commit's flush (300 sockets connected 3.8× faster in the first"
+    " measurement). SQLite keeps the single thread (one writer). The hub also holds an event"
+    " that arrives before its predecessor for up to 250 ms (threads and processes publish"
+    " right after their own commits), instead of sending every socket of the meeting to the"
+    " database for a gap that fills itself.",
+    "- `tests/live/test_fanout_budget.py` counts, for one event to 12 local sockets: one"
+    " `group_send`, one message received by the process, two renders (author, others); and"
+    " checks that events published out of order reach every socket in order with no log"
+    " read.",
+    "",
+]
 
 METHOD = [
     "## How it is measured",
@@ -436,3 +495,40 @@ METHOD = [
     " is near 100 % (noted in the tables); the two cores are shared by the server, the"
     " generator, PostgreSQL and, during this run, other people's tests.",
 ]
+
+
+def merge(paths: list[Path]) -> dict:
+    """Results of several runs, later ones replacing the scenarios they measured."""
+    import json
+
+    out: dict | None = None
+    for path in paths:
+        part = json.loads(Path(path).read_text())
+        if out is None:
+            out = part
+            out["commands"] = [part["command"]]
+            continue
+        redone = {r["scenario"] for r in part["fanout"]}
+        out["fanout"] = [r for r in out["fanout"] if r["scenario"] not in redone]
+        out["fanout"] += part["fanout"]
+        for key in ("storm", "micro", "writes", "login"):
+            if part.get(key):
+                out[key] = part[key]
+        out["commands"].append(part["command"])
+        out["load_end"] = part.get("load_end")
+        out["minutes"] = round(out.get("minutes", 0) + part.get("minutes", 0), 1)
+    out["fanout"].sort(key=lambda r: (r["scenario"], r["server"] != "bare"))
+    return out
+
+
+def main(argv: list[str] | None = None) -> None:
+    """``python -m bench.report results.json [more.json ...]``: rewrite the docs from saved
+    results (later files replace the scenarios they contain)."""
+    import sys
+
+    paths = [Path(p) for p in (argv if argv is not None else sys.argv[1:])]
+    write(merge(paths), Path(__file__).resolve().parent.parent / "docs")
+
+
+if __name__ == "__main__":
+    main()
