@@ -63,4 +63,4 @@ HEALTHCHECK --interval=15s --timeout=5s --start-period=20s --retries=3 \
     CMD ["python", "deploy/healthcheck.py"]
 # docker-compose.yml overrides this with the same command (one YAML anchor).
 CMD ["daphne", "-b", "0.0.0.0", "-p", "8000", "--proxy-headers", \
-     "--websocket-max-message-size", "65536", "pause.asgi:application"]
+     "--websocket-max-message-size", "16777216", "pause.asgi:application"]

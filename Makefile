@@ -5,6 +5,9 @@ VENV := .venv
 PY := $(VENV)/bin/python
 UV := $(VENV)/bin/uv
 export DJANGO_SETTINGS_MODULE := pause.settings
+# daphne's message limit caps what it sends too: a welcome over it is never delivered.
+# The consumer refuses client frames over 64 KiB itself (PAUSE_WS_MAX_FRAME_BYTES).
+DAPHNE_FLAGS := --websocket-max-message-size 16777216
 
 .PHONY: run test setup venv frontend dev migrate seed schema messages lint bench soak clean
 
@@ -33,11 +36,11 @@ setup: venv frontend messages
 run: setup
 	DJANGO_DEBUG=true $(PY) manage.py seed_demo --once
 	@echo "Pause is running at http://127.0.0.1:8000/  (Ctrl-C to stop)"
-	DJANGO_DEBUG=true $(VENV)/bin/daphne -b 127.0.0.1 -p 8000 --websocket-max-message-size 65536 pause.asgi:application
+	DJANGO_DEBUG=true $(VENV)/bin/daphne -b 127.0.0.1 -p 8000 $(DAPHNE_FLAGS) pause.asgi:application
 
 # Vite's dev server with hot reload next to daphne (open the page served by daphne).
 dev: setup
-	DJANGO_DEBUG=true PAUSE_VITE_DEV=http://127.0.0.1:5173 $(VENV)/bin/daphne -b 127.0.0.1 -p 8000 pause.asgi:application & \
+	DJANGO_DEBUG=true PAUSE_VITE_DEV=http://127.0.0.1:5173 $(VENV)/bin/daphne -b 127.0.0.1 -p 8000 $(DAPHNE_FLAGS) pause.asgi:application & \
 	cd frontend && npm run dev; kill %1
 
 # Second command: the whole suite (lint, unit, live, integration, browser, frontend).
@@ -48,7 +51,7 @@ schema: venv
 	DJANGO_DEBUG=true $(PY) manage.py protocol_schema
 
 bench: setup
-	$(PY) -m bench.run
+	$(PY) -m bench.run $(BENCH_ARGS)
 
 clean:
 	rm -rf $(VENV) var staticfiles frontend/node_modules frontend/dist

@@ -230,7 +230,7 @@ class Server:
                 "-p",
                 str(self.port),
                 "--websocket-max-message-size",
-                "65536",
+                "16777216",  # as the Makefile: daphne's limit also caps what it sends
                 "pause.asgi:application",
             ],
             cwd=ROOT,

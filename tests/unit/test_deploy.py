@@ -156,14 +156,15 @@ def test_every_long_running_service_has_a_healthcheck():
 
 
 def test_web_processes_share_one_command_with_the_websocket_frame_limit():
-    """The web processes run one command (one YAML anchor to change the server), which
-    caps WebSocket messages at 64 KiB like the Dockerfile's default."""
+    """The web processes run one command (one YAML anchor to change the server): uvicorn,
+    capping incoming WebSocket messages at 64 KiB."""
     config = compose()
     webs = web_services(config)
     assert set(webs) == {"web1", "web2"}
     commands = {str(svc["command"]) for svc in webs.values()}
     assert len(commands) == 1
-    assert "--websocket-max-message-size 65536" in commands.pop()
+    command = commands.pop()
+    assert command.startswith("uvicorn ") and "--ws-max-size 65536" in command
     assert len(re.findall(r"^x-web-command: &web-command ", COMPOSE_FILE.read_text(), re.M)) == 1
 
 
@@ -255,7 +256,9 @@ def test_dockerfile_builds_a_non_root_image_that_serves_and_checks_itself():
     assert "compilemessages" in dockerfile
     assert "collectstatic" in dockerfile
     assert re.search(r"^HEALTHCHECK .*\n?.*deploy/healthcheck\.py", dockerfile, re.M)
-    assert '"--websocket-max-message-size", "65536"' in dockerfile
+    # daphne's limit caps outgoing frames too, so it must leave room for a large welcome.
+    assert '"--websocket-max-message-size", "16777216"' in dockerfile
+    assert "--websocket-max-message-size 16777216" in (BASE_DIR / "Makefile").read_text()
     dockerignore = (BASE_DIR / ".dockerignore").read_text().split()
     assert {".git", ".venv", ".env", "var"} <= set(dockerignore)
 
