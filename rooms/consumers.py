@@ -319,15 +319,21 @@ class MeetingConsumer(AsyncWebsocketConsumer):
         ):
             await self.close_with("removed")
 
+    async def _read_log(self) -> bool:
+        """Send the events after ``sent_seq`` from the log; say whether it moved forward."""
+        before = self.sent_seq
+        frames = await database_call(selectors.events_after)(
+            meeting_id=self.meeting_id, after=self.sent_seq, viewer=self.viewer
+        )
+        for frame in frames:
+            if frame["seq"] == self.sent_seq + 1:
+                await self.send_text(encode(frame))
+                self.sent_seq = frame["seq"]
+        return self.sent_seq > before
+
     async def _catch_up(self) -> None:
         try:
-            frames = await database_call(selectors.events_after)(
-                meeting_id=self.meeting_id, after=self.sent_seq, viewer=self.viewer
-            )
-            for frame in frames:
-                if frame["seq"] == self.sent_seq + 1:
-                    await self.send_text(encode(frame))
-                    self.sent_seq = frame["seq"]
+            await self._read_log()
         except Exception:
             log.exception("catch-up failed")
         await self._drain()
@@ -341,18 +347,13 @@ class MeetingConsumer(AsyncWebsocketConsumer):
                     await self._send_event(event, {})
                 elif event["seq"] > self.sent_seq + 1:
                     self.buffer = [e for e in pending if e["seq"] > self.sent_seq]
-                    await self._catch_up_now()
+                    if not await self._read_log():
+                        # The log cannot fill the gap (pruned): start over from a snapshot.
+                        self.buffer = []
+                        await self._resync("lagging")
+                        return
                     break
         self.ready = True
-
-    async def _catch_up_now(self) -> None:
-        frames = await database_call(selectors.events_after)(
-            meeting_id=self.meeting_id, after=self.sent_seq, viewer=self.viewer
-        )
-        for frame in frames:
-            if frame["seq"] == self.sent_seq + 1:
-                await self.send_text(encode(frame))
-                self.sent_seq = frame["seq"]
 
     # ----------------------------------------------------------------- client → server
 
