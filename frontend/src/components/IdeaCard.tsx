@@ -7,6 +7,7 @@ import { useBoard } from "../context";
 import { t } from "../i18n";
 import { EMOJIS, type ClusterWire, type IdeaWire } from "../types";
 import { dragIdea } from "../ui";
+import { ConfirmInline } from "./ConfirmInline";
 
 export interface IdeaCardProps {
   idea: IdeaWire;
@@ -106,22 +107,15 @@ export const IdeaCard = memo(function IdeaCard(props: IdeaCardProps) {
               </button>
             )}
             {deleting ? (
-              <span class="board-confirm board-confirm--inline" role="group" aria-label={t("confirmDelete")}>
-                <button
-                  type="button"
-                  class="button button--danger button--small"
-                  autoFocus
-                  onClick={() => {
-                    setDeleting(false);
-                    void send({ type: "idea.delete", idea_id: idea.id });
-                  }}
-                >
-                  {t("confirmDelete")}
-                </button>
-                <button type="button" class="button button--ghost button--small" onClick={() => setDeleting(false)}>
-                  {t("cancel")}
-                </button>
-              </span>
+              <ConfirmInline
+                label={t("confirmDelete")}
+                confirm={t("confirmDelete")}
+                onConfirm={() => {
+                  setDeleting(false);
+                  void send({ type: "idea.delete", idea_id: idea.id });
+                }}
+                onCancel={() => setDeleting(false)}
+              />
             ) : (
               <button type="button" class="link-button" onClick={() => setDeleting(true)}>
                 {t("deleteIdea")}

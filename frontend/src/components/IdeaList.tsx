@@ -12,6 +12,7 @@ import type { ClusterWire, IdeaPost, IdeaWire } from "../types";
 import { can } from "../phases";
 import { dragIdea } from "../ui";
 import { IdeaCard } from "./IdeaCard";
+import { ConfirmInline } from "./ConfirmInline";
 
 type Order = "posted" | "votes";
 
@@ -233,22 +234,15 @@ function Theme(props: {
               {t("rename")}
             </button>
             {deleting ? (
-              <span class="board-confirm board-confirm--inline" role="group" aria-label={t("deleteTheme", { name: cluster.name })}>
-                <button
-                  type="button"
-                  class="button button--danger button--small"
-                  autoFocus
-                  onClick={() => {
-                    setDeleting(false);
-                    void send({ type: "cluster.delete", cluster_id: cluster.id });
-                  }}
-                >
-                  {t("confirmDeleteTheme")}
-                </button>
-                <button type="button" class="button button--ghost button--small" onClick={() => setDeleting(false)}>
-                  {t("cancel")}
-                </button>
-              </span>
+              <ConfirmInline
+                label={t("deleteTheme", { name: cluster.name })}
+                confirm={t("confirmDeleteTheme")}
+                onConfirm={() => {
+                  setDeleting(false);
+                  void send({ type: "cluster.delete", cluster_id: cluster.id });
+                }}
+                onCancel={() => setDeleting(false)}
+              />
             ) : (
               <button
                 type="button"
