@@ -7,7 +7,7 @@ import os
 import pytest
 
 from tests.conftest import need_service
-from tests.live.conftest import live_meeting  # noqa: F401 - the live-protocol fixture
+from tests.live.conftest import connect, live, live_meeting  # noqa: F401 - live fixtures
 from tests.reliability.cluster import Cluster, postgres_available, redis_available
 
 
