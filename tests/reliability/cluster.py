@@ -24,6 +24,11 @@ VENV_BIN = Path(sys.executable).parent
 PG_ADMIN_URL = os.environ.get("PAUSE_TEST_PG_ADMIN", "postgres://postgres@127.0.0.1:5432/postgres")
 
 
+def timeout_s(default: int) -> int:
+    """A test's time limit; the soak (tests/reliability/soak.sh) raises it."""
+    return int(os.environ.get("PAUSE_RELIABILITY_TIMEOUT", default))
+
+
 def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))

@@ -19,6 +19,7 @@ from asgiref.sync import sync_to_async
 
 from rooms.models import MeetingEvent
 from tests.reliability.client import LiveClient, snapshot_diff
+from tests.reliability.cluster import timeout_s
 
 DROPS = int(os.environ.get("PAUSE_DROPS", "1000"))
 POSTS = int(os.environ.get("PAUSE_DROPS_POSTS", "60"))
@@ -27,7 +28,7 @@ POSTS = int(os.environ.get("PAUSE_DROPS_POSTS", "60"))
 @pytest.mark.slow
 @pytest.mark.redis
 @pytest.mark.postgres
-@pytest.mark.timeout(400)
+@pytest.mark.timeout(timeout_s(400))
 def test_forced_disconnects_resume_without_gap_or_duplicate(cluster_factory, record_property):
     """1,000 forced disconnects during posting: 0 gaps and 0 duplicates seen by clients,
     0 acknowledged ideas lost, and every client's state equals the database's."""

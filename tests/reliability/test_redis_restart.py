@@ -18,8 +18,14 @@ from collections import Counter
 import pytest
 
 from tests.reliability.client import LiveClient, snapshot_diff
+from tests.reliability.cluster import timeout_s
 
-pytestmark = [pytest.mark.slow, pytest.mark.redis, pytest.mark.postgres, pytest.mark.timeout(300)]
+pytestmark = [
+    pytest.mark.slow,
+    pytest.mark.redis,
+    pytest.mark.postgres,
+    pytest.mark.timeout(timeout_s(300)),
+]
 
 POSTS = int(os.environ.get("PAUSE_REDIS_POSTS", "60"))
 DOWN = float(os.environ.get("PAUSE_REDIS_DOWN", "2"))

@@ -22,12 +22,13 @@ import pytest
 from websockets.asyncio.client import connect
 
 from tests.reliability.client import LiveClient, snapshot_diff
+from tests.reliability.cluster import timeout_s
 
 pytestmark = [
     pytest.mark.slow,
     pytest.mark.redis,
     pytest.mark.postgres,
-    pytest.mark.timeout(300),
+    pytest.mark.timeout(timeout_s(300)),
     # Under daphne the kernel takes up to tcp_wmem's maximum (4 MB here) per socket
     # before the server's own buffer grows, so the stalled client must be sent more than
     # that: big snapshots (preloaded meeting + sync) do it fast, but a frame over ~64 KB

@@ -15,7 +15,14 @@ import time
 import pytest
 from websockets.asyncio.client import connect
 
-pytestmark = [pytest.mark.slow, pytest.mark.redis, pytest.mark.postgres, pytest.mark.timeout(180)]
+from tests.reliability.cluster import timeout_s
+
+pytestmark = [
+    pytest.mark.slow,
+    pytest.mark.redis,
+    pytest.mark.postgres,
+    pytest.mark.timeout(timeout_s(180)),
+]
 
 
 async def open_socket(port: int, meeting_id: int, cookie: str):

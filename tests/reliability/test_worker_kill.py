@@ -20,8 +20,14 @@ from collections import Counter
 import pytest
 
 from tests.reliability.client import LiveClient, snapshot_diff
+from tests.reliability.cluster import timeout_s
 
-pytestmark = [pytest.mark.slow, pytest.mark.redis, pytest.mark.postgres, pytest.mark.timeout(400)]
+pytestmark = [
+    pytest.mark.slow,
+    pytest.mark.redis,
+    pytest.mark.postgres,
+    pytest.mark.timeout(timeout_s(400)),
+]
 
 POSTS = int(os.environ.get("PAUSE_KILL_POSTS", "100"))
 KILLS = int(os.environ.get("PAUSE_KILL_COUNT", "20"))
