@@ -288,6 +288,31 @@ class Hub:
                 raise
             except Exception:
                 log.exception("hub: presence heartbeat failed")
+            try:
+                await self._check_behind()
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                log.exception("hub: last-seq check failed")
+
+    async def _check_behind(self) -> None:
+        """A socket that missed a meeting's *last* events (the layer dropped them, Redis
+        was down) would otherwise learn of them only at the next event: compare each
+        local socket with the log once per heartbeat and let laggards read it."""
+        if not self.sockets:
+            return
+        last = await database_call(_last_seqs)(list(self.sockets))
+        for meeting_id, consumers in list(self.sockets.items()):
+            for consumer in list(consumers):
+                if consumer.ready and consumer.sent_seq < last.get(meeting_id, 0):
+                    consumer.ready = False
+                    asyncio.get_running_loop().create_task(consumer._catch_up())
+
+
+def _last_seqs(meeting_ids: list[int]) -> dict[int, int]:
+    from rooms.models import Meeting
+
+    return dict(Meeting.objects.filter(pk__in=meeting_ids).values_list("pk", "last_seq"))
 
 
 hub = Hub()

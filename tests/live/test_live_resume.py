@@ -157,3 +157,19 @@ async def test_a_lost_live_event_is_read_from_the_log_before_the_next_one(ws, li
     state = ClientState(a.welcome)
     state.feed(a.frames)
     assert [c["title"] for c in state.snapshot["challenges"]] == ["Perdu en route"]
+
+
+async def test_a_lost_last_event_reaches_the_sockets_at_the_next_heartbeat(
+    ws, live_meeting, settings
+):
+    """When the lost event is the meeting's last one, no later event reveals the gap: the
+    hub compares its sockets with the log at each heartbeat and they read it."""
+    from rooms import presence
+
+    settings.PAUSE_PRESENCE_TTL = 0.6  # heartbeat every 0.2 s
+    presence.reset_backend()
+    meeting, people = await sync_to_async(live_meeting)()
+    a = await ws(people["a"], meeting)
+    lost = await sync_to_async(_write_unbroadcast_event)(meeting, people["a"])
+    got = [f for f in events(await drain(a, 1.0)) if f["seq"] >= lost]
+    assert [(f["seq"], f["name"]) for f in got] == [(lost, "challenge.posted")]
