@@ -236,7 +236,7 @@ class MeetingConsumer(AsyncWebsocketConsumer):
                     return
                 await self.send(text_data=text)
                 while backlog is not None and backlog() > high_water:
-                    await asyncio.sleep(0.05)
+                    await asyncio.sleep(0.005)
         except asyncio.CancelledError:
             raise
         except Exception:
