@@ -187,7 +187,7 @@ class Process:
 class Web(Process):
     """One daphne web process of Pause."""
 
-    def __init__(self, env: dict, log_dir: Path) -> None:
+    def __init__(self, env: dict, log_dir: Path, max_message: int = 65536) -> None:
         self.port = free_port()
         super().__init__(
             [
@@ -197,7 +197,7 @@ class Web(Process):
                 "-p",
                 str(self.port),
                 "--websocket-max-message-size",
-                "65536",
+                str(max_message),
                 "pause.asgi:application",
             ],
             env,
@@ -260,7 +260,10 @@ class Helper:
 class Cluster:
     """PostgreSQL database + Redis + ``n`` daphne processes + the helper."""
 
-    def __init__(self, tmp: Path, *, db_name: str, webs: int = 2, extra_env=None) -> None:
+    def __init__(
+        self, tmp: Path, *, db_name: str, webs: int = 2, extra_env=None, max_message=65536
+    ) -> None:
+        self.max_message = max_message
         self.tmp = tmp
         self.redis = RedisServer(tmp)
         self.db = PostgresDatabase(db_name)
@@ -302,7 +305,7 @@ class Cluster:
             timeout=300,
         )
         self.helper = Helper(self.env(), self.tmp)
-        self.webs = [Web(self.env(), self.tmp) for _ in range(self.n_webs)]
+        self.webs = [Web(self.env(), self.tmp, self.max_message) for _ in range(self.n_webs)]
         for web in self.webs:
             web.start()
         for web in self.webs:

@@ -17,12 +17,18 @@ def cluster_factory(tmp_path):
     process is killed when the test ends, whatever happens."""
     started: list[Cluster] = []
 
-    def make(*, db_name: str, webs: int = 2, env=None) -> Cluster:
+    def make(*, db_name: str, webs: int = 2, env=None, max_message: int = 65536) -> Cluster:
         if not redis_available():
             need_service("redis-server", "install it (apt-get install redis-server)")
         if not postgres_available():
             need_service("PostgreSQL", "run it on 127.0.0.1:5432 (user postgres, trust)")
-        cluster = Cluster(tmp_path, db_name=f"{db_name}_{os.getpid()}", webs=webs, extra_env=env)
+        cluster = Cluster(
+            tmp_path,
+            db_name=f"{db_name}_{os.getpid()}",
+            webs=webs,
+            extra_env=env,
+            max_message=max_message,
+        )
         started.append(cluster)
         cluster.start()
         return cluster

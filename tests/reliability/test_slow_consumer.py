@@ -4,8 +4,10 @@ the others do not wait for it.
 One daphne process (with small limits: a send queue of ``PAUSE_WS_SEND_QUEUE`` frames and
 a write buffer of ``PAUSE_WS_WRITE_HIGH_WATER`` bytes, see tests/reliability/settings.py),
 a poster, four watchers and one more client that either reads (baseline) or stops
-reading (slow). Each burst is ``PAUSE_SLOW_BURST`` ideas of 2,000 characters, sent
-without waiting for acks.
+reading (slow), in a meeting of 300 ideas of 2 KB. Before each burst the sixth client
+asks for 10 snapshots (``sync``, ~650 KB each): the kernel holds up to 4 MB per socket
+(``tcp_wmem``), so only past that does the server's own buffer grow. Each burst is
+``PAUSE_SLOW_BURST`` ideas of 2,000 characters, sent without waiting for acks.
 """
 
 from __future__ import annotations
@@ -29,18 +31,22 @@ pytestmark = [
     pytest.mark.redis,
     pytest.mark.postgres,
     pytest.mark.timeout(timeout_s(300)),
-    # Under daphne the kernel takes up to tcp_wmem's maximum (4 MB here) per socket
-    # before the server's own buffer grows, so the stalled client must be sent more than
-    # that: big snapshots (preloaded meeting + sync) do it fast, but a frame over ~64 KB
-    # never reaches a client through daphne here (see docs/reliability.md, open issues).
-    pytest.mark.skip(reason="blocked: frames over ~64 KB are not delivered under daphne"),
+    # Not yet reliable on a loaded 2-core machine: the test's own clients (one Python
+    # process parsing ~650 KB snapshots) fall behind too and are closed as slow, which
+    # confounds the comparison. Run it by hand with PAUSE_SLOW_CONSUMER=1.
+    pytest.mark.skipif(
+        os.environ.get("PAUSE_SLOW_CONSUMER") != "1",
+        reason="manual for now (PAUSE_SLOW_CONSUMER=1); see docs/reliability.md",
+    ),
 ]
 
 BURST = int(os.environ.get("PAUSE_SLOW_BURST", "150"))
+PRELOAD = 300  # ideas of 2 KB already in the meeting: each snapshot weighs ~650 KB
+SYNCS = 10  # snapshots asked for before each burst: more than the kernel's 4 MB buffer
 ROUNDS = 2
 ENV = {
     "DJANGO_SETTINGS_MODULE": "tests.reliability.settings",
-    "PAUSE_WS_SEND_QUEUE": "50",
+    "PAUSE_WS_SEND_QUEUE": "100",
     "PAUSE_WS_WRITE_HIGH_WATER": str(64 * 1024),
     "PAUSE_RATE_LIMIT_PER_SECOND": "1000",
     "PAUSE_RATE_LIMIT_BURST": "1000",
@@ -92,9 +98,13 @@ def test_a_client_that_stops_reading_is_closed_and_does_not_slow_the_others(
     """During bursts of ideas, a socket that stops reading is closed as a slow consumer
     (the server's memory stays bounded), it resumes from its seq when it comes back, and
     the other clients' p95 delivery latency grows by less than 20%."""
-    cluster = cluster_factory(db_name="pause_reliability_slow", webs=1, env=ENV)
+    # daphne's default 64 KiB limit also caps what the server sends (a snapshot): raised
+    # here, as docs/reliability.md asks for production.
+    cluster = cluster_factory(
+        db_name="pause_reliability_slow", webs=1, env=ENV, max_message=16 * 2**20
+    )
     web = cluster.webs[0]
-    info = cluster.helper.call("setup", members=6)
+    info = cluster.helper.call("setup", members=6, preload=PRELOAD)
     name = info["session_cookie_name"]
     people = info["people"][1:]
     cookies = [f"{name}={p['cookie']}" for p in people]
@@ -143,19 +153,27 @@ def test_a_client_that_stops_reading_is_closed_and_does_not_slow_the_others(
             reader = client(LiveClient, 5)
             reader.start()
             await asyncio.wait_for(reader.ready.wait(), 30)
+            for _ in range(SYNCS):  # the same server work as for the stalled client
+                await reader._send({"type": "sync"})
+            await asyncio.sleep(1)
             baseline.append(await burst())
             await reader.stop()
             # Slow: the sixth client stops reading.
             first = len(slow_frames)
             stalled = await open_stalled(web.port, meeting_id, cookies[5])
             slow_frames.append(json.loads(await stalled.recv()))  # the welcome, then no more
-            await asyncio.sleep(0.2)
+            for _ in range(SYNCS):  # ~6.5 MB of snapshots it will not read
+                await stalled.send(json.dumps({"type": "sync"}))
+            await asyncio.sleep(1)
             slowed.append(await burst())
             rss_peak = server.memory_info().rss
             # It comes back to read: what it got is a prefix of the stream, then closing.
             try:
-                async for raw in stalled:
-                    slow_frames.append(json.loads(raw))
+                async with asyncio.timeout(30):
+                    async for raw in stalled:
+                        slow_frames.append(json.loads(raw))
+            except TimeoutError:
+                pytest.fail("the stalled socket was not closed")
             except Exception:
                 pass
             closed_slow_frames = len(slow_frames) - first
