@@ -53,5 +53,9 @@ schema: venv
 bench: setup
 	$(PY) -m bench.run $(BENCH_ARGS)
 
+# Hours of the reliability suite at larger sizes (PAUSE_SOAK_HOURS, default 2).
+soak: setup
+	tests/reliability/soak.sh
+
 clean:
 	rm -rf $(VENV) var staticfiles frontend/node_modules frontend/dist

@@ -248,6 +248,11 @@ PAUSE_RATE_LIMIT_PER_SECOND = env.float("PAUSE_RATE_LIMIT_PER_SECOND", default=1
 PAUSE_RATE_LIMIT_BURST = env.int("PAUSE_RATE_LIMIT_BURST", default=20)
 PAUSE_EVENT_RETENTION = env.int("PAUSE_EVENT_RETENTION", default=10000)
 PAUSE_PRESENCE_TTL = env.int("PAUSE_PRESENCE_TTL", default=30)
+# A socket may have this many frames waiting to be written before it is closed as too slow
+# (closing{slow_consumer}; the client resumes by seq), and its writer waits while the
+# server's own buffer for it holds more than this many bytes.
+PAUSE_WS_SEND_QUEUE = env.int("PAUSE_WS_SEND_QUEUE", default=1000)
+PAUSE_WS_WRITE_HIGH_WATER = env.int("PAUSE_WS_WRITE_HIGH_WATER", default=256 * 1024)
 
 LOGGING = {
     "version": 1,
