@@ -370,30 +370,9 @@ def _frames(ids: dict) -> dict[str, dict]:
     return frames
 
 
-FACILITATOR_ONLY = {
-    "meeting.start",
-    "meeting.end",
-    "meeting.settings",
-    "phase.set",
-    "phase.next",
-    "phase.prev",
-    "timer.start",
-    "timer.pause",
-    "timer.resume",
-    "timer.add",
-    "timer.clear",
-    "ideas.reveal",
-    "board.lock",
-    "idea.remove",
-    "idea.spotlight",
-    "participant.mute",
-    "participant.remove",
-    "challenge.reorder",
-    "cluster.create",
-    "cluster.rename",
-    "cluster.delete",
-    "idea.move",
-}
+# The independent expectation table of the rights matrix (not rooms.phases itself).
+from tests.unit.test_services_rights import FACILITATOR_ONLY  # noqa: E402
+
 AGENDA = {"challenge.post", "challenge.edit", "challenge.withdraw"}
 
 
