@@ -35,7 +35,6 @@ log = logging.getLogger(__name__)
 CLOSE_NOT_FOUND = 4404
 CLOSE_FORBIDDEN = 4403
 CLOSE_POLICY = 1008
-CLOSE_TOO_BIG = 1009
 # Frames a socket may have waiting to be written before it is closed as too slow.
 SEND_QUEUE_FRAMES = 1000
 # Bytes a socket may hold in the server's own write buffer before its writer waits.
@@ -271,8 +270,8 @@ class MeetingConsumer(AsyncWebsocketConsumer):
         self.writer = asyncio.get_running_loop().create_task(close())
         log.info("closing a slow socket of participant %s", self.participant.pk)
 
-    async def send_presence(self, text: str, *, force: bool = False) -> None:
-        if not self.welcomed or (text == self.presence_text and not force):
+    async def send_presence(self, text: str) -> None:
+        if not self.welcomed or text == self.presence_text:
             return
         self.presence_text = text
         await self.send_text(text)

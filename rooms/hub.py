@@ -263,7 +263,7 @@ class Hub:
 
     # ----------------------------------------------------------------- presence
 
-    async def push_presence(self, meeting_id: int, *, force: bool = False) -> None:
+    async def push_presence(self, meeting_id: int) -> None:
         local = list(self.sockets.get(meeting_id, ()))
         if not local:
             return
@@ -272,7 +272,7 @@ class Hub:
         # Per socket: a second tab of someone already present leaves the list unchanged
         # but must still get it, and a socket gets it only after its welcome.
         for consumer in local:
-            await consumer.send_presence(text, force=force)
+            await consumer.send_presence(text)
 
     async def _beat(self) -> None:
         """Refresh this process's presence entries, and heal the lists of every local

@@ -95,12 +95,7 @@ def stream_open(
         reason = "cursor_too_old"
     events = []
     if reason is None:
-        events = [
-            wire.render_event(e, viewer)
-            for e in MeetingEvent.objects.filter(meeting_id=meeting_id, seq__gt=after).order_by(
-                "seq"
-            )
-        ]
+        events = events_after(meeting_id=meeting_id, after=after, viewer=viewer)
         expected = list(range(after + 1, after + 1 + len(events)))
         if [e["seq"] for e in events] != expected:
             reason = "cursor_too_old"  # the log was pruned below the cursor
