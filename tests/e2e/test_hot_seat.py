@@ -169,7 +169,9 @@ def test_hot_seat_meeting_from_lobby_to_takeaways(open_page, hot_seat):
         expect(page.locator(".board-timer")).to_be_visible()
     left = [remaining_ms(page) for page in pages]
     assert max(left) - min(left) <= 2000, left
-    assert 170_000 < min(left) <= 180_000, left
+    # Each page estimates the server's clock from the welcome's server_time, which was
+    # stamped a few ms before the page read it: the countdown may show a bit over 3 min.
+    assert 170_000 < min(left) <= 181_000, left
     expect(guest.locator(".board-votes-left")).to_have_attribute("data-votes-left", "2")
     card(guest, GUEST_IDEA_EDITED).locator("button.board-vote").click()
     expect(guest.locator(".board-votes-left")).to_have_attribute("data-votes-left", "1")
