@@ -22,7 +22,7 @@ from django.conf import settings
 from django.utils import translation
 from pydantic import ValidationError
 
-from rooms import selectors, services, wire
+from rooms import selectors, wire, writer
 from rooms.broadcast import meeting_group
 from rooms.errors import DomainError
 from rooms.guests import guest_key_for
@@ -397,37 +397,7 @@ class MeetingConsumer(AsyncWebsocketConsumer):
         await self._command(frame)
 
     async def _command(self, frame) -> None:
-        def run():
-            with translation.override(self.lang):
-                try:
-                    outcome = services.command_execute(actor=self.participant, command=frame)
-                except DomainError as e:
-                    return {
-                        "type": "error",
-                        "ref": frame.ref,
-                        "code": e.code,
-                        "message": str(e.message),
-                        "field": e.field,
-                    }
-                return {
-                    "type": "ack",
-                    "ref": frame.ref,
-                    "seq": outcome.seq,
-                    "result": outcome.result,
-                }
-
-        try:
-            reply = await database_call(run)()
-        except Exception:
-            log.exception("command %s failed", frame.type)
-            reply = {
-                "type": "error",
-                "ref": frame.ref,
-                "code": "conflict",
-                "message": "The server could not complete this command; try again.",
-                "field": None,
-            }
-        await self.send_text(encode(reply))
+        await self.send_text(encode(await writer.execute(self.participant, frame, self.lang)))
 
     async def _resync(self, reason: str) -> None:
         self.ready = False
