@@ -42,14 +42,31 @@ def publish_events(meeting_id: int, events: list[dict]) -> None:
     )
 
 
-def on_commit_publish(meeting_id: int, events) -> None:
-    """Publish ``events`` (MeetingEvent rows) once the current transaction commits."""
+async def publish_events_async(meeting_id: int, events: list[dict]) -> None:
+    """``publish_events`` from the event loop, without a hop through a thread."""
+    layer = get_channel_layer()
+    if layer is None:
+        return
+    message = {"type": "meeting.events", "meeting_id": int(meeting_id), "events": events}
+    try:
+        await layer.group_send(meeting_group(meeting_id), message)
+    except Exception:
+        log.exception("channel layer send to meeting %s failed", meeting_id)
+
+
+def on_commit_publish(meeting_id: int, events, into: list | None = None) -> None:
+    """Publish ``events`` (MeetingEvent rows) once the current transaction commits; or,
+    with ``into``, append ``(meeting_id, payload)`` to it then, for an asynchronous
+    caller to publish with ``publish_events_async``."""
     if not events:
         return
     payload = [event_dict(e) for e in events]
     # Round-trip through JSON now, so a payload that cannot travel fails where it is built.
     payload = json.loads(json.dumps(payload))
-    transaction.on_commit(lambda: publish_events(meeting_id, payload))
+    if into is not None:
+        transaction.on_commit(lambda: into.append((meeting_id, payload)))
+    else:
+        transaction.on_commit(lambda: publish_events(meeting_id, payload))
 
 
 def publish_presence_changed(meeting_id: int) -> None:

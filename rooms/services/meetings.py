@@ -12,17 +12,19 @@ from __future__ import annotations
 
 import datetime as dt
 import functools
+import logging
 from collections.abc import Callable
+from contextlib import nullcontext
 from dataclasses import dataclass, field
 
 from django.db import IntegrityError, transaction
 from django.db.models import Count, Max
-from django.utils import timezone
+from django.utils import timezone, translation
 from django.utils.translation import gettext as _
 from django.utils.translation import ngettext
 
 from rooms import broadcast, phases, wire
-from rooms.errors import Conflict, Forbidden, Invalid, NotFound, WrongPhase
+from rooms.errors import Conflict, DomainError, Forbidden, Invalid, NotFound, WrongPhase
 from rooms.limits import EMOJIS
 from rooms.models import (
     Action,
@@ -44,6 +46,8 @@ from rooms.models import (
     Takeaway,
     Vote,
 )
+
+log = logging.getLogger(__name__)
 
 
 @dataclass
@@ -67,6 +71,9 @@ class Ctx:
     role: str
     events: list[MeetingEvent] = field(default_factory=list)
     dirty: set[str] = field(default_factory=set)
+    # Rows read by earlier commands of the same batch that no command of it changed
+    # since (``run_calls`` empties it after any command that may change them).
+    cache: dict = field(default_factory=dict)
 
     @property
     def facilitator(self) -> bool:
@@ -75,7 +82,8 @@ class Ctx:
     def emit(self, name: str, data: dict) -> MeetingEvent:
         self.meeting.last_seq += 1
         self.dirty.add("last_seq")
-        event = MeetingEvent.objects.create(
+        # Saved with the command's other events in one statement (``_save_events``).
+        event = MeetingEvent(
             meeting=self.meeting,
             seq=self.meeting.last_seq,
             name=name,
@@ -114,65 +122,206 @@ def _role(meeting: Meeting, actor: Participant) -> str:
     return role
 
 
-def _stored(actor_id: int, ref: str | None) -> Outcome | None:
-    if not ref:
-        return None
-    receipt = CommandReceipt.objects.filter(participant_id=actor_id, ref=ref).first()
-    if receipt is None:
-        return None
-    return Outcome(receipt.result["seq"], receipt.result["result"], replayed=True)
+def _save_events(events: list[MeetingEvent]) -> None:
+    MeetingEvent.objects.bulk_create(events)
 
 
-def meeting_command(name: str, *, check: bool = True) -> Callable:
-    """Run a service as the command ``name``: transaction, lock, rules, ref, events."""
+@dataclass
+class Call:
+    """One command to run: its service and arguments, its actor, and the language of the
+    messages of its errors."""
+
+    name: str
+    fn: Callable
+    check: bool
+    actor: Participant
+    ref: str | None
+    kwargs: dict
+    lang: str | None = None
+    validates_first: bool = False
+
+
+def _lock_meetings(ids: set[int]) -> dict[int, Meeting]:
+    """Lock the meetings in id order (every writer does), so that two batches never wait
+    for each other crosswise."""
+    return {m.pk: m for m in Meeting.objects.select_for_update().filter(pk__in=ids).order_by("pk")}
+
+
+def _actors(calls: list[Call], meetings: dict[int, Meeting]) -> dict[int, tuple]:
+    """Each actor's row as it is now and their role in the room (or the Forbidden error
+    to raise), in two queries whatever the number of calls."""
+    ids = {c.actor.pk for c in calls}
+    fresh = {p.pk: p for p in Participant.objects.filter(pk__in=ids)}
+    pairs = {
+        (meetings[p.meeting_id].room_id, p.user_id)
+        for p in fresh.values()
+        if p.user_id is not None and p.meeting_id in meetings
+    }
+    roles: dict = {}
+    if pairs:
+        rows = Membership.objects.filter(
+            room_id__in={r for r, _u in pairs}, user_id__in={u for _r, u in pairs}
+        ).values_list("room_id", "user_id", "role")
+        roles = {(r, u): role for r, u, role in rows}
+    actors: dict[int, tuple] = {}
+    for pk, p in fresh.items():
+        if p.user_id is None:
+            actors[pk] = (p, "guest")
+        elif p.meeting_id in meetings:
+            role = roles.get((meetings[p.meeting_id].room_id, p.user_id))
+            actors[pk] = (p, role or Forbidden(_("You are no longer a member of this room.")))
+    return actors
+
+
+def _receipts(calls: list[Call]) -> dict[tuple[int, str], Outcome]:
+    """The stored outcome of every (actor, ref) of ``calls`` already done."""
+    refs = {c.ref for c in calls if c.ref}
+    if not refs:
+        return {}
+    rows = CommandReceipt.objects.filter(
+        participant_id__in={c.actor.pk for c in calls if c.ref}, ref__in=refs
+    ).values_list("participant_id", "ref", "result")
+    return {(pid, ref): Outcome(r["seq"], r["result"], replayed=True) for pid, ref, r in rows}
+
+
+def _run_one(call: Call, meeting: Meeting | None, actor, cache: dict) -> tuple[Outcome, Ctx]:
+    if meeting is None:
+        raise NotFound(_("This meeting does not exist."))
+    if actor is None:
+        raise NotFound(_("This participant is not in the meeting."))
+    fresh, role = actor
+    if fresh.removed:
+        raise Forbidden(_("You were removed from this meeting."))
+    if isinstance(role, Forbidden):
+        raise role
+    ctx = Ctx(meeting=meeting, actor=fresh, role=role, cache=cache)
+    if call.check:
+        phases.check(
+            fmt=meeting.format,
+            state=meeting.state,
+            phase=meeting.phase,
+            locked=meeting.locked,
+            role=role,
+            muted=fresh.muted,
+            command=call.name,
+            kind=call.kwargs.get("kind") or IdeaKind.IDEA,
+        )
+    result = call.fn(ctx, **call.kwargs) or {}
+    return Outcome(meeting.last_seq if ctx.events else None, result), ctx
+
+
+def run_calls(calls: list[Call], published: list | None = None) -> list[Outcome | Exception]:
+    """Run ``calls`` in one transaction: one result per call, in order.
+
+    Commands that arrive together share the transaction's fixed costs (the meetings'
+    locks, the actors' rows, the receipts' lookup, the meeting's ``last_seq`` update, the
+    events' insert and the commit's disk flush) and run one after the other exactly as
+    they would in transactions of their own: each sees what the ones before it wrote. In
+    a batch of several, each runs inside a savepoint, so a refused or failing command
+    rolls back alone and its error is its result; a command marked ``validates_first``
+    (it raises a domain error only before its first write) needs no savepoint. A single
+    call raises its error, and its transaction rolls back.
+
+    The events are published after the commit (``broadcast.on_commit_publish``); with
+    ``published``, they are appended to it instead, for an asynchronous caller to publish
+    from its event loop.
+    """
+    batch = len(calls) > 1
+    results: list[Outcome | Exception] = []
+    with transaction.atomic():
+        meetings = _lock_meetings({c.actor.meeting_id for c in calls})
+        actors = _actors(calls, meetings)
+        done = _receipts(calls)
+        events: dict[int, list[MeetingEvent]] = {}
+        dirty: dict[int, set[str]] = {}
+        receipts: list[CommandReceipt] = []
+        cache: dict = {}
+        for call in calls:
+            key = (call.actor.pk, call.ref)
+            if call.ref and key in done:
+                results.append(done[key])
+                continue
+            meeting = meetings.get(call.actor.meeting_id)
+            before = dict(meeting.__dict__) if meeting is not None else {}
+            savepoint = (
+                transaction.savepoint_create() if batch and not call.validates_first else None
+            )
+            if not call.validates_first:
+                cache.clear()
+            try:
+                with translation.override(call.lang) if call.lang else nullcontext():
+                    outcome, ctx = _run_one(call, meeting, actors.get(call.actor.pk), cache)
+            except Exception as e:
+                if not batch or (savepoint is None and not isinstance(e, DomainError)):
+                    raise  # the whole batch rolls back (rooms.writer then runs each alone)
+                if savepoint is not None:
+                    transaction.savepoint_rollback(savepoint)
+                    cache.clear()
+                if meeting is not None:  # undo the command's changes in memory too
+                    meeting.__dict__.clear()
+                    meeting.__dict__.update(before)
+                if not isinstance(e, DomainError):
+                    log.exception("command %s failed in a batch", call.name)
+                results.append(e)
+                continue
+            if savepoint is not None:
+                transaction.savepoint_commit(savepoint)
+            assert meeting is not None
+            events.setdefault(meeting.pk, []).extend(ctx.events)
+            fields = dirty.setdefault(meeting.pk, set())
+            fields.update(ctx.dirty)
+            if fields - {"last_seq"}:
+                # Commands after this one may read the meeting from the database.
+                meeting.save(update_fields=sorted(fields))
+                fields.clear()
+            if call.ref:
+                receipt = outcome.as_receipt()
+                receipts.append(
+                    CommandReceipt(participant_id=call.actor.pk, ref=call.ref, result=receipt)
+                )
+                done[key] = Outcome(outcome.seq, outcome.result, replayed=True)
+            if call.name.startswith("participant.") and batch:
+                actors = _actors(calls, meetings)  # a mute or removal applies to what follows
+            results.append(outcome)
+        for pk, fields in dirty.items():
+            if fields:
+                meetings[pk].save(update_fields=sorted(fields))
+        _save_events([e for evs in events.values() for e in evs])
+        CommandReceipt.objects.bulk_create(receipts)
+        for pk, evs in events.items():
+            broadcast.on_commit_publish(pk, evs, into=published)
+    return results
+
+
+def meeting_command(name: str, *, check: bool = True, validates_first: bool = False) -> Callable:
+    """Run a service as the command ``name``: transaction, lock, rules, ref, events.
+
+    ``validates_first``: the service raises a domain error only before it writes
+    anything, and changes no challenge, so a batch needs no savepoint around it and keeps
+    the challenges it read for the next commands.
+
+    ``service.call(actor=..., ref=..., lang=..., **kwargs)`` makes the ``Call`` that
+    ``run_calls`` runs with others in one transaction (``rooms.writer``)."""
 
     def decorate(fn: Callable) -> Callable:
+        def call(*, actor: Participant, ref: str | None = None, lang=None, **kwargs) -> Call:
+            return Call(name, fn, check, actor, ref, kwargs, lang, validates_first)
+
         @functools.wraps(fn)
         def run(*, actor: Participant, ref: str | None = None, **kwargs) -> Outcome:
-            done = _stored(actor.pk, ref)
-            if done is not None:
-                return done
             try:
-                with transaction.atomic():
-                    meeting = _lock_meeting(actor.meeting_id)
-                    # A second socket of the same participant may have written this ref
-                    # while this one waited for the lock.
-                    done = _stored(actor.pk, ref)
-                    if done is not None:
-                        return done
-                    fresh = Participant.objects.get(pk=actor.pk)
-                    if fresh.removed:
-                        raise Forbidden(_("You were removed from this meeting."))
-                    ctx = Ctx(meeting=meeting, actor=fresh, role=_role(meeting, fresh))
-                    if check:
-                        phases.check(
-                            fmt=meeting.format,
-                            state=meeting.state,
-                            phase=meeting.phase,
-                            locked=meeting.locked,
-                            role=ctx.role,
-                            muted=fresh.muted,
-                            command=name,
-                            kind=kwargs.get("kind") or IdeaKind.IDEA,
-                        )
-                    result = fn(ctx, **kwargs) or {}
-                    if ctx.dirty:
-                        meeting.save(update_fields=sorted(ctx.dirty))
-                    outcome = Outcome(meeting.last_seq if ctx.events else None, result)
-                    if ref:
-                        CommandReceipt.objects.create(
-                            participant=fresh, ref=ref, result=outcome.as_receipt()
-                        )
-                    broadcast.on_commit_publish(meeting.pk, ctx.events)
-                    return outcome
+                result = run_calls([call(actor=actor, ref=ref, **kwargs)])[0]
             except IntegrityError:
                 # The unique (participant, ref) constraint: another transaction won the race.
-                done = _stored(actor.pk, ref)
-                if done is not None:
-                    return done
+                stored = _receipts([call(actor=actor, ref=ref, **kwargs)]).get((actor.pk, ref))
+                if stored is not None:
+                    return stored
                 raise
+            assert isinstance(result, Outcome)
+            return result
 
         run.command = name  # type: ignore[attr-defined]
+        run.call = call  # type: ignore[attr-defined]
         return run
 
     return decorate
@@ -201,6 +350,7 @@ def participant_join(
         p = Participant.objects.create(meeting=locked, display_name=name[:60], **lookup)
         ctx = Ctx(meeting=locked, actor=p, role=_role(locked, p))
         ctx.emit("participant.joined", wire.participant_data(p, ctx.role))
+        _save_events(ctx.events)
         locked.save(update_fields=["last_seq"])
         broadcast.on_commit_publish(locked.pk, ctx.events)
     return p
@@ -210,11 +360,13 @@ def participant_join(
 
 
 def _challenge(ctx: Ctx, challenge_id: int) -> Challenge:
-    c = (
-        Challenge.objects.select_related("owner")
-        .filter(pk=challenge_id, meeting=ctx.meeting)
-        .first()
-    )
+    key = ("challenge", challenge_id)
+    c = ctx.cache.get(key)
+    if c is None or c.meeting_id != ctx.meeting.pk:
+        c = Challenge.objects.select_related("owner").filter(pk=challenge_id, meeting=ctx.meeting)[
+            :1
+        ]
+        c = ctx.cache[key] = next(iter(c), None)
     if c is None:
         raise NotFound(_("This challenge does not exist."), "challenge_id")
     return c
@@ -502,7 +654,7 @@ def _anonymous(ctx: Ctx, requested: bool) -> bool:
     return requested
 
 
-@meeting_command("idea.post")
+@meeting_command("idea.post", validates_first=True)
 def idea_post(
     ctx: Ctx, *, challenge_id: int, text: str, kind: str = IdeaKind.IDEA, anonymous=False
 ) -> dict:
@@ -591,7 +743,7 @@ def ideas_reveal(ctx: Ctx, *, challenge_id: int) -> dict:
     return {"revealed": len(hidden)}
 
 
-@meeting_command("reply.post")
+@meeting_command("reply.post", validates_first=True)
 def reply_post(ctx: Ctx, *, idea_id: int, text: str, anonymous: bool = False) -> dict:
     idea = _idea(ctx, idea_id)
     if idea.hidden:
@@ -606,7 +758,7 @@ def reply_post(ctx: Ctx, *, idea_id: int, text: str, anonymous: bool = False) ->
 # --------------------------------------------------------------------------- votes, reactions
 
 
-@meeting_command("vote.cast")
+@meeting_command("vote.cast", validates_first=True)
 def vote_cast(ctx: Ctx, *, idea_id: int) -> dict:
     idea = _idea(ctx, idea_id)
     if idea.kind != IdeaKind.IDEA or idea.hidden:
@@ -630,7 +782,7 @@ def vote_cast(ctx: Ctx, *, idea_id: int) -> dict:
     return {"votes": votes, "left": ctx.meeting.vote_budget - used - 1}
 
 
-@meeting_command("vote.retract")
+@meeting_command("vote.retract", validates_first=True)
 def vote_retract(ctx: Ctx, *, idea_id: int) -> dict:
     idea = _idea(ctx, idea_id)
     deleted, _n = Vote.objects.filter(idea=idea, participant=ctx.actor).delete()
@@ -641,7 +793,7 @@ def vote_retract(ctx: Ctx, *, idea_id: int) -> dict:
     return {"votes": votes}
 
 
-@meeting_command("reaction.toggle")
+@meeting_command("reaction.toggle", validates_first=True)
 def reaction_toggle(ctx: Ctx, *, idea_id: int, emoji: str) -> dict:
     if emoji not in EMOJIS:
         raise Invalid(_("This reaction is not available."), "emoji")
@@ -837,6 +989,12 @@ SERVICES: dict[str, Callable[..., Outcome]] = {
         takeaway_post,
     )
 }
+
+
+def command_call(*, actor: Participant, command, lang: str | None = None) -> Call:
+    """The ``Call`` of a validated protocol command, to run with ``run_calls``."""
+    fields = command.model_dump(exclude={"type", "ref"})
+    return SERVICES[command.type].call(actor=actor, ref=command.ref, lang=lang, **fields)
 
 
 def command_execute(*, actor: Participant, command) -> Outcome:

@@ -89,6 +89,11 @@ async def test_events_that_arrive_out_of_order_reach_sockets_in_order_without_a_
 
     held: list[tuple[int, list]] = []
     monkeypatch.setattr(broadcast, "publish_events", lambda mid, events: held.append((mid, events)))
+
+    async def hold(mid, events):  # the sockets' commands publish from the event loop
+        held.append((mid, events))
+
+    monkeypatch.setattr(broadcast, "publish_events_async", hold)
     reads: list[int] = []
     real_after = selectors.events_after
 
