@@ -36,11 +36,17 @@ def _summary(samples: list[float]) -> dict:
 
 
 def inproc(meeting_id: int, participant_id: int, runs: int) -> dict:
-    """Time the selectors the socket calls, with the encoding the hub does."""
+    """Time the selectors the socket calls, with the encoding the hub does.
+
+    ``snapshot`` is a snapshot built from nothing (the process's board cache emptied
+    first: the first socket after a write); ``snapshot_cached`` the next one at the same
+    ``seq``, as every other socket of a reconnect storm gets it."""
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "pause.settings")
     import django
 
     django.setup()
+    from django.db import connection
+
     from rooms import selectors, wire
     from rooms.hub import encode
     from rooms.models import Idea, Meeting, Participant
@@ -48,15 +54,30 @@ def inproc(meeting_id: int, participant_id: int, runs: int) -> dict:
     participant = Participant.objects.get(pk=participant_id)
     viewer = wire.Viewer.for_participant(participant)
     last = Meeting.objects.get(pk=meeting_id).last_seq
-    snap, resume = [], []
-    size = events = 0
+    queries: list[str] = []
+
+    def count(execute, sql, params, many, context):
+        queries.append(sql)
+        return execute(sql, params, many, context)
+
+    def snapshot() -> tuple[float, int, int]:
+        del queries[:]
+        with connection.execute_wrapper(count):
+            t0 = time.perf_counter()
+            frames, _seq = selectors.stream_open(
+                meeting_id=meeting_id, participant=participant, viewer=viewer, after=None
+            )
+            size = len(encode(frames[0]))
+            return time.perf_counter() - t0, size, len(queries)
+
+    cold, warm, resume = [], [], []
+    size = events = cold_queries = warm_queries = 0
     for _ in range(runs + 1):  # the first run warms caches and is dropped
-        t0 = time.perf_counter()
-        frames, _seq = selectors.stream_open(
-            meeting_id=meeting_id, participant=participant, viewer=viewer, after=None
-        )
-        size = len(encode(frames[0]))
-        snap.append(time.perf_counter() - t0)
+        wire._BOARDS.clear()
+        took, size, cold_queries = snapshot()
+        cold.append(took)
+        took, _size, warm_queries = snapshot()
+        warm.append(took)
         t0 = time.perf_counter()
         frames, _seq = selectors.stream_open(
             meeting_id=meeting_id, participant=participant, viewer=viewer, after=last - MISSED
@@ -67,7 +88,10 @@ def inproc(meeting_id: int, participant_id: int, runs: int) -> dict:
     return {
         "ideas": Idea.objects.filter(meeting_id=meeting_id).count(),
         "snapshot_bytes": size,
-        "snapshot": _summary(snap[1:]),
+        "snapshot": _summary(cold[1:]),
+        "snapshot_queries": cold_queries,
+        "snapshot_cached": _summary(warm[1:]),
+        "snapshot_cached_queries": warm_queries,
         "resume_events": events,
         "resume": _summary(resume[1:]),
     }

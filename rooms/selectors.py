@@ -73,20 +73,21 @@ def stream_open(
     """The first frames of a socket and the seq they bring it to: ``welcome`` with a
     snapshot; or, resuming after ``after``, ``welcome`` and the missed events; or, for a
     cursor the log cannot serve, ``welcome`` and ``resync``."""
-    participant.refresh_from_db(fields=["muted", "display_name"])
-    you = _you(participant, viewer)
     if after is None:
         snapshot, seq = wire.snapshot_for(meeting_id, viewer)
+        _refresh(participant, snapshot)
         welcome = {
             "type": "welcome",
             "protocol": PROTOCOL_VERSION,
-            "you": you,
+            "you": _you(participant, viewer),
             "seq": seq,
             "server_time": _now(),
             "resumed": False,
             "snapshot": snapshot,
         }
         return [welcome], seq
+    participant.refresh_from_db(fields=["muted", "display_name"])
+    you = _you(participant, viewer)
     last_seq = Meeting.objects.values_list("last_seq", flat=True).get(pk=meeting_id)
     reason = None
     if after < 0 or after > last_seq:  # the consumer turns a malformed cursor into -1
@@ -115,8 +116,26 @@ def stream_open(
     return [welcome, *events], events[-1]["seq"] if events else after
 
 
+def _refresh(participant: Participant, snapshot: dict) -> None:
+    """The participant's name and muting as the snapshot has them (read in its
+    transaction), without a query of its own."""
+    for p in snapshot["participants"]:
+        if p["id"] == participant.pk:
+            participant.display_name, participant.muted = p["name"], p["muted"]
+            return
+    participant.refresh_from_db(fields=["muted", "display_name"])
+
+
 def events_after(*, meeting_id: int, after: int, viewer: wire.Viewer) -> list[dict]:
+    """The log after ``after`` for ``viewer``, read as columns (no model instances)."""
+    rows = (
+        MeetingEvent.objects.filter(meeting_id=meeting_id, seq__gt=after)
+        .order_by("seq")
+        .values_list("seq", "name", "at", "actor_id", "data")
+    )
     return [
-        wire.render_event(e, viewer)
-        for e in MeetingEvent.objects.filter(meeting_id=meeting_id, seq__gt=after).order_by("seq")
+        wire.event_frame(
+            {"seq": seq, "name": name, "at": wire.iso(at), "actor": actor, "data": data}, viewer
+        )
+        for seq, name, at, actor, data in rows
     ]

@@ -10,10 +10,12 @@ bytes, so the fan-out renders and encodes an event once per distinct view.
 
 from __future__ import annotations
 
+import threading
+from collections import OrderedDict
 from dataclasses import dataclass
 
 from django.db import connection, transaction
-from django.db.models import Count, Q
+from django.db.models import CharField, Count, OuterRef, Q, Subquery, Value
 
 from rooms import phases
 from rooms.models import (
@@ -309,6 +311,21 @@ def render_event(event: MeetingEvent, viewer: Viewer) -> dict:
 
 
 # --------------------------------------------------------------------------- snapshot
+#
+# A snapshot has two halves. The *board* (challenges, ideas with their counts and replies,
+# clusters, takeaways) changes only through the meeting's services, each of which bumps
+# ``Meeting.last_seq`` in the same transaction: at one ``last_seq`` it is the same for
+# everyone, so each process builds it once and keeps the last few (``_BOARDS``). What can
+# change with no event in this meeting's log (the meeting row, which is read anyway for
+# its ``last_seq``; the participants' roles in the room; actions, which a facilitator of
+# another meeting of the room may update; follow-ups of earlier meetings) and what is the
+# viewer's own (votes, reactions) is read on every call, in the same consistent read.
+#
+# Snapshots share the board's dicts with the cache and with each other: they are
+# encoded and sent, never changed in place (``rooms.state.apply_event`` copies).
+
+SNAPSHOT_CACHE_MEETINGS = 8  # boards kept per process
+SNAPSHOT_CACHE_IDEAS = 20_000  # and at most this many ideas across them
 
 
 def _consistent_read():
@@ -324,105 +341,292 @@ def _consistent_read():
     return atomic
 
 
+class _Board:
+    """The viewer-independent part of a meeting's snapshot at one ``last_seq``."""
+
+    def __init__(self, m: Meeting, challenges, ideas, clusters, takeaways):
+        # A meeting is one (id, created_at): an id reused after the database was reset
+        # does not find the board of its predecessor.
+        self.version = (m.last_seq, m.created_at)
+        self.challenges = challenges
+        self.clusters = clusters
+        self.takeaways = takeaways  # full data, redacted per viewer (they are few)
+        # (id, author id, removed, full data) of every idea, removed ones included, by id.
+        self.ideas: list[tuple[int, int, bool, dict]] = ideas
+        # The ideas whose rendering depends on who looks: the ones a participant wrote or
+        # replied to (``mine``, anonymous and hidden authors, removal reasons).
+        self.own: dict[int, set[int]] = {}
+        for idea_id, author_id, _removed, d in ideas:
+            self.own.setdefault(author_id, set()).add(idea_id)
+            for r in d["replies"]:
+                self.own.setdefault(r["author"]["id"], set()).add(idea_id)
+        self._others: dict[bool, list] = {}
+
+    def as_seen_by_others(self, facilitator: bool) -> list[dict | None]:
+        """Each idea as a viewer of this class sees it when it has no part in it (neither
+        wrote nor replied to it, no vote, no reaction); ``None`` where it does not see it."""
+        seen = self._others.get(facilitator)
+        if seen is None:
+            # Participant ids start at 1: nobody is participant 0.
+            nobody = Viewer(0, "facilitator" if facilitator else "member")
+            seen = [
+                None if removed and not facilitator else idea_for(d, nobody)
+                for _id, _author, removed, d in self.ideas
+            ]
+            self._others[facilitator] = seen  # two threads may both build it: same result
+        return seen
+
+
+class _BoardCache:
+    """The latest boards of the last few meetings read in this process (LRU), shared by
+    the threads that run database calls."""
+
+    def __init__(self, meetings: int, ideas: int):
+        self.meetings, self.ideas = meetings, ideas
+        self._lock = threading.Lock()
+        self._items: OrderedDict[int, _Board] = OrderedDict()
+        self.hits = self.misses = 0
+
+    def get(self, m: Meeting) -> _Board | None:
+        with self._lock:
+            board = self._items.get(m.pk)
+            if board is None or board.version != (m.last_seq, m.created_at):
+                self.misses += 1
+                return None
+            self._items.move_to_end(m.pk)
+            self.hits += 1
+            return board
+
+    def put(self, meeting_id: int, board: _Board) -> None:
+        with self._lock:
+            current = self._items.get(meeting_id)
+            if current is not None and current.version > board.version:
+                return  # a reader that started before the latest write finished later
+            self._items[meeting_id] = board
+            self._items.move_to_end(meeting_id)
+            total = sum(len(b.ideas) for b in self._items.values())
+            while self._items and (len(self._items) > self.meetings or total > self.ideas):
+                _id, gone = self._items.popitem(last=False)
+                total -= len(gone.ideas)
+
+    def clear(self) -> None:
+        with self._lock:
+            self._items.clear()
+            self.hits = self.misses = 0
+
+
+_BOARDS = _BoardCache(SNAPSHOT_CACHE_MEETINGS, SNAPSHOT_CACHE_IDEAS)
+
+
 def snapshot_for(meeting: Meeting | int, viewer: Viewer) -> tuple[dict, int]:
     """The whole state of a meeting for one viewer, and the ``seq`` it corresponds to."""
     meeting_id = meeting if isinstance(meeting, int) else meeting.pk
+    # Only a board read from committed data may be kept: inside a caller's transaction
+    # the state may hold writes that roll back, and their ``last_seq`` be reused.
+    shared = not connection.in_atomic_block
     atomic = _consistent_read()
     try:
         m = Meeting.objects.get(pk=meeting_id)
-        result = _build_snapshot(m, viewer)
-        return result, m.last_seq
+        board = _BOARDS.get(m) if shared else None
+        if board is None:
+            board = _build_board(m)
+            if shared:
+                _BOARDS.put(m.pk, board)
+        return _snapshot(m, board, viewer), m.last_seq
     finally:
         atomic.__exit__(None, None, None)
 
 
-def _build_snapshot(m: Meeting, v: Viewer) -> dict:
-    roles = dict(Membership.objects.filter(room_id=m.room_id).values_list("user_id", "role"))
-    participants = [
-        participant_data(p, roles.get(p.user_id, "member") if p.user_id else "guest")
-        for p in m.participants.all().order_by("id")
+def _snapshot(m: Meeting, board: _Board, v: Viewer) -> dict:
+    my_votes, my_reactions = _mine(v)
+    actions, followups = _actions(m)
+    return {
+        "meeting": meeting_data(m),
+        "participants": _participants(m),
+        "challenges": list(board.challenges),
+        "ideas": _ideas_for(board, v, my_votes, my_reactions),
+        "clusters": list(board.clusters),
+        "actions": actions,
+        "followups": followups,
+        "takeaways": [_post_for(t, v) for t in board.takeaways],
+    }
+
+
+def _ideas_for(board: _Board, v: Viewer, my_votes: set[int], my_reactions: dict) -> list[dict]:
+    """The board's ideas for ``v``: the shared rendering, except where ``v`` has a part."""
+    others = board.as_seen_by_others(v.facilitator)
+    special = board.own.get(v.participant_id, set()) | my_votes | my_reactions.keys()
+    if not special:
+        return [i for i in others if i is not None]
+    out = []
+    for (idea_id, author_id, removed, d), other in zip(board.ideas, others, strict=True):
+        if idea_id not in special:
+            if other is not None:
+                out.append(other)
+        elif not removed or author_id == v.participant_id or v.facilitator:
+            mine = my_reactions.get(idea_id, ())
+            out.append(idea_for(d, v, my_vote=idea_id in my_votes, my_reactions=mine))
+    return out
+
+
+def _mine(v: Viewer) -> tuple[set[int], dict[int, set[str]]]:
+    """The ideas ``v`` voted on, and its reactions per idea, in one query (a participant
+    belongs to one meeting: no join needed)."""
+    votes = Vote.objects.filter(participant_id=v.participant_id).values_list(
+        "idea_id", Value("", output_field=CharField())
+    )
+    reactions = Reaction.objects.filter(participant_id=v.participant_id).values_list(
+        "idea_id", "emoji"
+    )
+    my_votes: set[int] = set()
+    my_reactions: dict[int, set[str]] = {}
+    for idea_id, emoji in votes.order_by().union(reactions.order_by(), all=True):
+        if emoji == "":
+            my_votes.add(idea_id)
+        else:
+            my_reactions.setdefault(idea_id, set()).add(emoji)
+    return my_votes, my_reactions
+
+
+def _participants(m: Meeting) -> list[dict]:
+    """Every participant with its role in the room now (a role changes with no event)."""
+    role = Membership.objects.filter(room_id=m.room_id, user_id=OuterRef("user_id")).values("role")[
+        :1
     ]
+    rows = (
+        Participant.objects.filter(meeting_id=m.pk)
+        .annotate(room_role=Subquery(role))
+        .order_by("id")
+        .values_list("id", "display_name", "user_id", "room_role", "muted", "removed")
+    )
+    # As ``participant_data``: a member of no role (left the room) shows as a member.
+    return [
+        {
+            "id": pk,
+            "name": name,
+            "role": (room_role or "member") if user_id is not None else "guest",
+            "muted": muted,
+            "removed": removed,
+        }
+        for pk, name, user_id, room_role, muted, removed in rows
+    ]
+
+
+def _actions(m: Meeting) -> tuple[list[dict], list[dict]]:
+    """This meeting's actions, and the follow-ups: open actions of earlier meetings, and
+    those whose status changed during this one (so a snapshot equals the events applied
+    to the previous one). One query for both, one for their ideas."""
+    still_open = Q(status__in=(ActionStatus.OPEN, ActionStatus.IN_PROGRESS))
+    if m.started_at:
+        still_open |= Q(updated_at__gte=m.started_at)
+    earlier = Q(
+        still_open,
+        challenge__meeting__room_id=m.room_id,
+        challenge__meeting__state="ended",
+        challenge__meeting__scheduled_at__lt=m.scheduled_at,
+    )
+    rows = list(
+        Action.objects.filter(Q(challenge__meeting_id=m.pk) | earlier)
+        .select_related("owner", "challenge")
+        .order_by("id")
+    )
+    if not rows:
+        return [], []
+    idea_ids: dict[int, list[int]] = {}
+    for action_id, idea_id in Action.source_ideas.through.objects.filter(
+        action_id__in=[a.pk for a in rows]
+    ).values_list("action_id", "idea_id"):
+        idea_ids.setdefault(action_id, []).append(idea_id)
+    actions, followups = [], []
+    for a in rows:
+        data = action_data(a, sorted(idea_ids.get(a.pk, ())))
+        (actions if a.challenge.meeting_id == m.pk else followups).append(data)
+    return actions, followups
+
+
+def _build_board(m: Meeting) -> _Board:
     challenges = [
         challenge_data(c) for c in m.challenges.select_related("owner").order_by("position", "id")
     ]
     votes = dict(
-        Vote.objects.filter(idea__meeting=m)
+        Vote.objects.filter(idea__meeting_id=m.pk)
         .values("idea_id")
         .annotate(n=Count("id"))
         .values_list("idea_id", "n")
-    )
-    my_votes = set(
-        Vote.objects.filter(idea__meeting=m, participant_id=v.participant_id).values_list(
-            "idea_id", flat=True
-        )
+        .order_by()
     )
     reactions: dict[int, dict[str, int]] = {}
     for idea_id, emoji, n in (
-        Reaction.objects.filter(idea__meeting=m)
+        Reaction.objects.filter(idea__meeting_id=m.pk)
         .values("idea_id", "emoji")
         .annotate(n=Count("id"))
         .values_list("idea_id", "emoji", "n")
         .order_by()
     ):
         reactions.setdefault(idea_id, {})[emoji] = n
-    my_reactions: dict[int, set[str]] = {}
-    for idea_id, emoji in Reaction.objects.filter(
-        idea__meeting=m, participant_id=v.participant_id
-    ).values_list("idea_id", "emoji"):
-        my_reactions.setdefault(idea_id, set()).add(emoji)
-    replies: dict[int, list[Reply]] = {}
-    for r in Reply.objects.filter(idea__meeting=m).select_related("author").order_by("id"):
-        replies.setdefault(r.idea_id, []).append(r)
+    # Columns, not model instances: the same dicts as ``reply_data`` and ``idea_data``.
+    replies: dict[int, list[dict]] = {}
+    for pk, idea_id, text, author_id, name, anonymous, at in (
+        Reply.objects.filter(idea__meeting_id=m.pk)
+        .order_by("id")
+        .values_list(
+            "id", "idea_id", "text", "author_id", "author__display_name", "anonymous", "created_at"
+        )
+    ):
+        replies.setdefault(idea_id, []).append(
+            {
+                "id": pk,
+                "idea_id": idea_id,
+                "text": text,
+                "author": {"id": author_id, "name": name},
+                "anonymous": anonymous,
+                "at": iso(at),
+            }
+        )
     ideas = []
-    for i in Idea.objects.filter(meeting=m).select_related("author").order_by("id"):
-        if i.removed and not (i.author_id == v.participant_id or v.facilitator):
-            continue
-        d = idea_data(
-            i,
-            votes=votes.get(i.pk, 0),
-            reactions=reactions.get(i.pk),
-            replies=replies.get(i.pk, ()),
-        )
-        ideas.append(
-            idea_for(d, v, my_vote=i.pk in my_votes, my_reactions=my_reactions.get(i.pk, ()))
-        )
-    clusters = [
-        cluster_data(c) for c in Cluster.objects.filter(challenge__meeting=m).order_by("id")
-    ]
-    actions = [
-        action_data(a)
-        for a in Action.objects.filter(challenge__meeting=m)
-        .select_related("owner", "challenge")
-        .prefetch_related("source_ideas")
+    for row in (
+        Idea.objects.filter(meeting_id=m.pk)
         .order_by("id")
-    ]
-    # Open actions of earlier meetings, and those whose status changed during this one
-    # (so a snapshot equals the events applied to the previous one).
-    still_open = Q(status__in=(ActionStatus.OPEN, ActionStatus.IN_PROGRESS))
-    if m.started_at:
-        still_open |= Q(updated_at__gte=m.started_at)
-    followups = [
-        action_data(a)
-        for a in Action.objects.filter(
-            still_open,
-            challenge__meeting__room_id=m.room_id,
-            challenge__meeting__state="ended",
-            challenge__meeting__scheduled_at__lt=m.scheduled_at,
+        .values_list(
+            "id",
+            "challenge_id",
+            "kind",
+            "text",
+            "author_id",
+            "author__display_name",
+            "anonymous",
+            "hidden",
+            "removed",
+            "removed_reason",
+            "cluster_id",
+            "created_at",
+            "edited_at",
         )
-        .select_related("owner", "challenge")
-        .prefetch_related("source_ideas")
+    ):
+        pk, challenge_id, kind, text, author_id, name, anonymous, hidden, removed = row[:9]
+        reason, cluster_id, created_at, edited_at = row[9:]
+        d = {
+            "id": pk,
+            "challenge_id": challenge_id,
+            "kind": kind,
+            "text": text,
+            "author": {"id": author_id, "name": name},
+            "anonymous": anonymous,
+            "hidden": hidden,
+            "removed": removed,
+            "removed_reason": reason if removed else None,
+            "cluster_id": cluster_id,
+            "votes": votes.get(pk, 0),
+            "reactions": reactions.get(pk, {}),
+            "replies": replies.get(pk, []),
+            "at": iso(created_at),
+            "edited": edited_at is not None,
+        }
+        ideas.append((pk, author_id, removed, d))
+    clusters = list(
+        Cluster.objects.filter(challenge__meeting_id=m.pk)
         .order_by("id")
-    ]
-    takeaways = [
-        _post_for(takeaway_data(t), v) for t in m.takeaways.select_related("author").order_by("id")
-    ]
-    return {
-        "meeting": meeting_data(m),
-        "participants": participants,
-        "challenges": challenges,
-        "ideas": ideas,
-        "clusters": clusters,
-        "actions": actions,
-        "followups": followups,
-        "takeaways": takeaways,
-    }
+        .values("id", "challenge_id", "name", "position")
+    )
+    takeaways = [takeaway_data(t) for t in m.takeaways.select_related("author").order_by("id")]
+    return _Board(m, challenges, ideas, clusters, takeaways)

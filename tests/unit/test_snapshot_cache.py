@@ -1,0 +1,222 @@
+"""The per-process cache of snapshot boards (``rooms.wire._BOARDS``) never changes what a
+viewer receives: a snapshot served from the cache equals one built from nothing, for
+every kind of viewer, and a write in between is seen by the next snapshot.
+
+The cache only keeps boards read from committed data, outside any caller's transaction,
+so these tests commit (``transaction=True``); "built from nothing" is a snapshot taken
+inside ``transaction.atomic()``, which neither reads nor fills the cache.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import uuid
+
+import pytest
+from django.db import transaction
+from django.utils import timezone
+
+from rooms import services, wire
+from rooms.models import Action, Challenge, Membership, Role
+from rooms.protocol import Snapshot
+from rooms.wire import Viewer, snapshot_for
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+
+def _fresh(meeting_id: int, v: Viewer) -> tuple[dict, int]:
+    with transaction.atomic():
+        return snapshot_for(meeting_id, v)
+
+
+def _json(snapshot: dict) -> dict:
+    return json.loads(json.dumps(snapshot))
+
+
+@pytest.fixture(autouse=True)
+def empty_cache():
+    wire._BOARDS.clear()
+    yield
+    wire._BOARDS.clear()
+
+
+@pytest.fixture
+def board(meeting_factory, member_factory):
+    """A busy meeting: anonymous and hidden ideas, a removed one, anonymous replies,
+    votes, reactions, clusters, actions, a follow-up of an earlier meeting, takeaways."""
+    meeting = meeting_factory(format="open", anonymity="optional")
+    room = meeting.room
+    users = {"owner": Membership.objects.get(room=room, role=Role.OWNER).user}
+    users["fac"] = member_factory(room, Role.FACILITATOR, display_name="Fanny Facilitates")
+    for name in ("author", "member", "idle"):
+        users[name] = member_factory(room, display_name=f"{name.title()} Person")
+    earlier = meeting_factory(
+        room=room, format="open", state="ended", scheduled_at=timezone.now() - dt.timedelta(days=14)
+    )
+    old_owner = services.participant_join(meeting=earlier, user=users["author"])
+    old_challenge = Challenge.objects.create(meeting=earlier, owner=old_owner, title="Avant")
+    Action.objects.create(challenge=old_challenge, owner=old_owner, text="Relancer")
+    p = {name: services.participant_join(meeting=meeting, user=u) for name, u in users.items()}
+    p["guest"] = services.participant_join(
+        meeting=meeting, guest_key=uuid.uuid4(), display_name="Gaby Guest"
+    )
+    s, fac, author, member, guest = services, p["fac"], p["author"], p["member"], p["guest"]
+    s.meeting_start(actor=fac)
+    s.phase_set(actor=fac, phase="ideas")
+    c1 = s.challenge_post(actor=author, title="Fixer mes prix").result["id"]
+    post = s.idea_post
+    i1 = post(actor=author, challenge_id=c1, text="anon", anonymous=True).result["id"]
+    i2 = post(actor=member, challenge_id=c1, text="named").result["id"]
+    i3 = post(actor=guest, challenge_id=c1, text="guest?", kind="question").result["id"]
+    s.reply_post(actor=author, idea_id=i2, text="oui", anonymous=True)
+    s.reply_post(actor=guest, idea_id=i1, text="et")
+    s.reaction_toggle(actor=member, idea_id=i1, emoji="💡")
+    s.reaction_toggle(actor=guest, idea_id=i1, emoji="💡")
+    s.idea_remove(actor=fac, idea_id=i3, reason="doublon")
+    k1 = s.cluster_create(actor=fac, challenge_id=c1, name="Prix").result["id"]
+    s.idea_move(actor=fac, idea_id=i2, cluster_id=k1)
+    s.meeting_settings(actor=fac, hide_until_reveal=True)
+    hidden = post(actor=member, challenge_id=c1, text="secret").result["id"]
+    post(actor=author, challenge_id=c1, text="secret anon", anonymous=True)
+    s.phase_set(actor=fac, phase="vote")
+    s.vote_cast(actor=member, idea_id=i1)
+    s.vote_cast(actor=author, idea_id=i2)
+    s.vote_cast(actor=guest, idea_id=i1)
+    s.phase_set(actor=fac, phase="wrapup")
+    s.action_post(actor=author, challenge_id=c1, text="Go", idea_ids=[i1, i2])
+    s.takeaway_post(actor=author, text="Oser", anonymous=True)
+    s.takeaway_post(actor=guest, text="Merci")
+    viewers = {name: Viewer.for_participant(x) for name, x in p.items()}
+    return meeting, users, p, viewers, {"c1": c1, "i1": i1, "i2": i2, "hidden": hidden}
+
+
+def _assert_cache_equals_fresh(meeting_id: int, viewers: dict[str, Viewer]) -> dict:
+    """Every viewer's snapshot, served from the cache, equals the one built from nothing."""
+    hits = wire._BOARDS.hits
+    out = {}
+    for name, v in viewers.items():
+        cached, seq = snapshot_for(meeting_id, v)
+        fresh, fresh_seq = _fresh(meeting_id, v)
+        assert seq == fresh_seq
+        Snapshot.model_validate(cached)
+        assert _json(cached) == _json(fresh), name
+        out[name] = cached
+    # The first read of this seq built the board; every other one was served from it.
+    assert wire._BOARDS.hits - hits >= len(viewers) - 1
+    return out
+
+
+def test_a_cached_snapshot_equals_a_fresh_one_for_every_viewer(board):
+    """Facilitators, the author of anonymous and hidden ideas, members, a guest and a
+    participant who did nothing each get from the cache exactly what a fresh build gives:
+    their own votes, reactions, hidden and anonymous ideas, and nobody else's."""
+    meeting, _users, p, viewers, ids = board
+    snaps = _assert_cache_equals_fresh(meeting.pk, viewers)
+    by_id = {name: {i["id"]: i for i in s["ideas"]} for name, s in snaps.items()}
+    # What the cache shares between viewers did not leak one viewer's part to another.
+    assert by_id["author"][ids["i1"]]["author"]["id"] == p["author"].pk
+    assert by_id["member"][ids["i1"]]["author"] is None
+    assert by_id["member"][ids["i1"]]["my_vote"] is True
+    assert by_id["idle"][ids["i1"]]["my_vote"] is False
+    assert by_id["member"][ids["hidden"]]["text"] == "secret"
+    assert by_id["guest"][ids["hidden"]]["text"] == ""
+    assert by_id["idle"][ids["i1"]]["my_reactions"] == []
+    assert by_id["guest"][ids["i1"]]["my_reactions"] == ["💡"]
+    removed = [i for i in snaps["fac"]["ideas"] if i["removed"]]
+    assert [i["removed_reason"] for i in removed] == ["doublon"]
+    assert [i for i in snaps["member"]["ideas"] if i["removed"]] == []
+    assert [i["removed_reason"] for i in snaps["guest"]["ideas"] if i["removed"]] == ["doublon"]
+    assert len(snaps["owner"]["followups"]) == 1
+
+
+def test_an_always_anonymous_meeting_from_the_cache(meeting_factory, member_factory):
+    """In a meeting where every post is anonymous, the cache names no author to anyone
+    but that author."""
+    meeting = meeting_factory(format="open", anonymity="always")
+    room = meeting.room
+    owner = Membership.objects.get(room=room, role=Role.OWNER).user
+    users = [owner] + [member_factory(room) for _ in range(2)]
+    ps = [services.participant_join(meeting=meeting, user=u) for u in users]
+    services.meeting_start(actor=ps[0])
+    services.phase_set(actor=ps[0], phase="ideas")
+    c = services.challenge_post(actor=ps[1], title="Recruter").result["id"]
+    for n, x in enumerate(ps):
+        idea = services.idea_post(actor=x, challenge_id=c, text=f"idée {n}").result["id"]
+        services.reply_post(actor=ps[(n + 1) % 3], idea_id=idea, text="et")
+    viewers = {f"p{n}": Viewer.for_participant(x) for n, x in enumerate(ps)}
+    snaps = _assert_cache_equals_fresh(meeting.pk, viewers)
+    for name, x in zip(viewers, ps, strict=True):
+        named = [i["author"]["id"] for i in snaps[name]["ideas"] if i["author"] is not None]
+        assert named == [x.pk]
+        replies = [r for i in snaps[name]["ideas"] for r in i["replies"]]
+        assert [r["author"]["id"] for r in replies if r["author"] is not None] == [x.pk]
+
+
+def test_a_write_in_between_is_seen(board):
+    """A write bumps the meeting's seq: the next snapshot is built again and shows it;
+    a change with no event in this meeting's log (a role in the room, an earlier
+    meeting's action) is read fresh on every snapshot."""
+    meeting, users, p, viewers, ids = board
+    before = _assert_cache_equals_fresh(meeting.pk, viewers)
+    services.phase_set(actor=p["fac"], phase="vote")
+    services.vote_cast(actor=p["idle"], idea_id=ids["i2"])
+    services.ideas_reveal(actor=p["fac"], challenge_id=ids["c1"])
+    after = _assert_cache_equals_fresh(meeting.pk, viewers)
+    votes = {
+        n: {i["id"]: i["votes"] for i in s["idle"]["ideas"]}
+        for n, s in (("b", before), ("a", after))
+    }
+    assert votes["a"][ids["i2"]] == votes["b"][ids["i2"]] + 1
+    idle = {i["id"]: i for i in after["idle"]["ideas"]}
+    assert idle[ids["i2"]]["my_vote"] is True
+    assert idle[ids["hidden"]]["text"] == "secret"
+    # No event in this meeting: a role change in the room, a follow-up closed elsewhere.
+    member = Membership.objects.get(room=meeting.room, user=users["member"])
+    services.membership_set_role(actor=users["owner"], membership=member, role=Role.FACILITATOR)
+    Action.objects.filter(text="Relancer").update(status="done")
+    again = _assert_cache_equals_fresh(meeting.pk, viewers)
+    roles = {x["id"]: x["role"] for x in again["owner"]["participants"]}
+    assert roles[p["member"].pk] == "facilitator"
+    assert again["owner"]["followups"] == []
+
+
+def test_a_snapshot_inside_a_transaction_is_not_kept(board):
+    """Inside a caller's transaction a snapshot may see writes that roll back: it is
+    neither read from nor stored in the cache."""
+    meeting, _users, _p, viewers, _ids = board
+    _fresh(meeting.pk, viewers["member"])
+    assert wire._BOARDS.hits == wire._BOARDS.misses == 0
+    snapshot_for(meeting.pk, viewers["member"])
+    assert (wire._BOARDS.hits, wire._BOARDS.misses) == (0, 1)
+
+
+def test_the_cache_keeps_the_latest_board_of_the_last_few_meetings():
+    """Bounded by meetings and by ideas, least recently used first; an older board (a
+    reader that started before a write) never replaces a newer one."""
+
+    class M:
+        def __init__(self, pk, last_seq, ideas=0):
+            self.pk, self.last_seq, self.created_at = pk, last_seq, timezone.now()
+            self.ideas = ideas
+
+    def board_of(m: M):
+        ideas = [(n, 1, False, {"replies": []}) for n in range(m.ideas)]
+        return wire._Board(m, [], ideas, [], [])
+
+    cache = wire._BoardCache(meetings=3, ideas=10)
+    ms = [M(n, 5, ideas=2) for n in range(4)]
+    for m in ms[:3]:
+        cache.put(m.pk, board_of(m))
+    assert cache.get(ms[0]) is not None  # now the most recently used
+    cache.put(ms[3].pk, board_of(ms[3]))
+    assert cache.get(ms[1]) is None  # the least recently used went
+    assert all(cache.get(m) is not None for m in (ms[0], ms[2], ms[3]))
+    newer = M(0, 6, ideas=2)
+    newer.created_at = ms[0].created_at
+    cache.put(0, board_of(newer))
+    cache.put(0, board_of(ms[0]))
+    assert cache.get(ms[0]) is None and cache.get(newer) is not None
+    # Least recently used first: ms[2], then ms[3] to keep 10 ideas at most.
+    cache.put(9, board_of(M(9, 1, ideas=8)))
+    assert [m for m in (newer, ms[2], ms[3]) if cache.get(m) is not None] == [newer]
