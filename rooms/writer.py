@@ -1,12 +1,15 @@
 """The sockets' commands, run in batches: one transaction for the commands that arrive
 while the previous batch is being written (group commit).
 
-A command that finds the writer idle runs at once, alone; commands that arrive while
-``BATCHES`` batches are running wait for one to finish and then run together, in one
-transaction (``rooms.services.meetings.run_calls``), in the order they arrived. Under
-load the transaction's fixed costs (locks, the commit's disk flush, the round trips) are
-shared; at rest nothing waits. Each command still gets its own result: a refused command
-is answered with its error and does not undo the others.
+A command that finds its meeting idle runs at once; commands that arrive while a batch
+of their meeting is being written wait for it and then run together, in one transaction
+(``rooms.services.meetings.run_calls``), in the order they arrived, with those of every
+other idle meeting. A meeting has one batch at a time, so its commands run in arrival
+order (a socket's too: sockets hand commands over without waiting for the reply); at
+most ``PAUSE_WRITE_BATCHES`` batches run at once. Under load the transaction's fixed
+costs (locks, the commit's disk flush, the round trips) are shared; at rest nothing
+waits. Each command still gets its own result: a refused command is answered with its
+error and does not undo the others.
 """
 
 from __future__ import annotations
@@ -52,17 +55,23 @@ def _run(calls: list, published: list) -> list:
     The committed events are appended to ``published``."""
     try:
         return run_calls(calls, published)
-    except Exception:
+    except Exception as e:
         if len(calls) == 1:
-            raise
+            return [_failed(calls[0], e)]
         log.exception("a batch of %d commands failed; running them one by one", len(calls))
-    results = []
+    results: list = []
     for call in calls:
         try:
             results.extend(run_calls([call], published))
         except Exception as e:
-            results.append(e)
+            results.append(_failed(call, e))
     return results
+
+
+def _failed(call, error: Exception) -> Exception:
+    if not isinstance(error, DomainError):
+        log.error("command %s failed", call.name, exc_info=error)
+    return error
 
 
 @dataclass
@@ -77,6 +86,7 @@ class Writer:
     def __init__(self) -> None:
         self.pending: list[_Item] = []
         self.running = 0
+        self.busy: set[int] = set()  # meetings with a batch being written
         self.loop: asyncio.AbstractEventLoop | None = None
         self.tasks: set[asyncio.Task] = set()
         self.batches = 0  # batches run (tests read it)
@@ -88,25 +98,41 @@ class Writer:
             return 1
         return int(getattr(settings, "PAUSE_WRITE_BATCHES", 2))
 
-    async def execute(self, participant, frame, lang: str) -> dict:
-        """Run ``frame`` (a validated command) as ``participant``; the reply to send."""
+    def submit(self, participant, frame, lang: str) -> asyncio.Future:
+        """Queue ``frame`` (a validated command) as ``participant``; a future of the reply
+        to send. Commands run in the order they were submitted, per meeting."""
         loop = asyncio.get_running_loop()
         if self.loop is not loop:  # a new event loop (tests): start afresh
-            self.loop, self.pending, self.running = loop, [], 0
+            self.loop, self.pending, self.running, self.busy = loop, [], 0, set()
         future = loop.create_future()
         self.pending.append(_Item(participant, frame, lang, future))
         self._start()
-        return await future
+        return future
+
+    async def execute(self, participant, frame, lang: str) -> dict:
+        return await self.submit(participant, frame, lang)
 
     def _start(self) -> None:
         while self.pending and self.running < self._limit():
-            batch, self.pending = self.pending[:MAX_BATCH], self.pending[MAX_BATCH:]
+            batch: list[_Item] = []
+            rest: list[_Item] = []
+            for item in self.pending:
+                meeting_id = item.participant.meeting_id
+                if meeting_id in self.busy or len(batch) >= MAX_BATCH:
+                    rest.append(item)
+                else:
+                    batch.append(item)
+            if not batch:
+                return
+            self.pending = rest
+            meetings = {i.participant.meeting_id for i in batch}
+            self.busy |= meetings
             self.running += 1
-            task = asyncio.get_running_loop().create_task(self._batch(batch))
+            task = asyncio.get_running_loop().create_task(self._batch(batch, meetings))
             self.tasks.add(task)
             task.add_done_callback(self.tasks.discard)
 
-    async def _batch(self, items: list[_Item]) -> None:
+    async def _batch(self, items: list[_Item], meetings: set[int]) -> None:
         calls = [command_call(actor=i.participant, command=i.frame, lang=i.lang) for i in items]
         published: list = []
         try:
@@ -116,6 +142,7 @@ class Writer:
             results = [None] * len(items)
         finally:
             self.running -= 1
+            self.busy -= meetings
             self.batches += 1
         # From the event loop: a database thread never waits for the loop to publish.
         for meeting_id, events in published:
@@ -129,5 +156,9 @@ class Writer:
 writer = Writer()
 
 
+def submit(participant, frame, lang: str) -> asyncio.Future:
+    return writer.submit(participant, frame, lang)
+
+
 async def execute(participant, frame, lang: str) -> dict:
-    return await writer.execute(participant, frame, lang)
+    return await writer.submit(participant, frame, lang)
