@@ -377,15 +377,53 @@ class _Board:
         return seen
 
 
+class _Pending:
+    """A board one thread is building, that others reading the same state wait for."""
+
+    def __init__(self):
+        self.done = threading.Event()
+        self.board: _Board | None = None
+
+
 class _BoardCache:
     """The latest boards of the last few meetings read in this process (LRU), shared by
     the threads that run database calls."""
+
+    WAIT_SECONDS = 5.0  # for another thread's build, before building one's own
 
     def __init__(self, meetings: int, ideas: int):
         self.meetings, self.ideas = meetings, ideas
         self._lock = threading.Lock()
         self._items: OrderedDict[int, _Board] = OrderedDict()
+        self._building: dict[tuple, _Pending] = {}
         self.hits = self.misses = 0
+
+    def get_or_build(self, m: Meeting, build) -> _Board:
+        """The board of ``m`` as read, built by ``build(m)`` once however many threads
+        ask for it at the same time: sockets connecting together to a big meeting, or
+        after a write, wait for one build instead of each making its own."""
+        board = self.get(m)
+        if board is not None:
+            return board
+        key = (m.pk, m.last_seq, m.created_at)
+        with self._lock:
+            pending = self._building.get(key)
+            mine = pending is None
+            if mine:
+                pending = self._building[key] = _Pending()
+        if not mine:
+            # The same committed state (same meeting, same seq): the same board.
+            if pending.done.wait(self.WAIT_SECONDS) and pending.board is not None:
+                return pending.board
+            return build(m)  # the other build failed or is stuck
+        try:
+            pending.board = build(m)
+            self.put(m.pk, pending.board)
+            return pending.board
+        finally:
+            pending.done.set()
+            with self._lock:
+                self._building.pop(key, None)
 
     def get(self, m: Meeting) -> _Board | None:
         with self._lock:
@@ -427,11 +465,7 @@ def snapshot_for(meeting: Meeting | int, viewer: Viewer) -> tuple[dict, int]:
     atomic = _consistent_read()
     try:
         m = Meeting.objects.get(pk=meeting_id)
-        board = _BOARDS.get(m) if shared else None
-        if board is None:
-            board = _build_board(m)
-            if shared:
-                _BOARDS.put(m.pk, board)
+        board = _BOARDS.get_or_build(m, _build_board) if shared else _build_board(m)
         return _snapshot(m, board, viewer), m.last_seq
     finally:
         atomic.__exit__(None, None, None)

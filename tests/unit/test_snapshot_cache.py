@@ -11,7 +11,9 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import threading
 import uuid
+from types import SimpleNamespace
 
 import pytest
 from django.db import transaction
@@ -220,3 +222,63 @@ def test_the_cache_keeps_the_latest_board_of_the_last_few_meetings():
     # Least recently used first: ms[2], then ms[3] to keep 10 ideas at most.
     cache.put(9, board_of(M(9, 1, ideas=8)))
     assert [m for m in (newer, ms[2], ms[3]) if cache.get(m) is not None] == [newer]
+
+
+def test_threads_reading_the_same_state_wait_for_one_build():
+    """Sockets that connect together read the same seq: one thread builds the board and
+    the others get it, without a build of their own; a failed build does not leave the
+    others waiting, they build their own."""
+    m = SimpleNamespace(pk=1, last_seq=5, created_at=timezone.now())
+    cache = wire._BoardCache(meetings=3, ideas=100)
+    started, release = threading.Event(), threading.Event()
+    builds = []
+
+    def slow(meeting):
+        builds.append("slow")
+        started.set()
+        release.wait(5)
+        return wire._Board(meeting, [], [], [], [])
+
+    def other(meeting):
+        builds.append("other")
+        return wire._Board(meeting, [], [], [], [])
+
+    got = {}
+    first = threading.Thread(target=lambda: got.setdefault("first", cache.get_or_build(m, slow)))
+    first.start()
+    assert started.wait(5)
+    second = threading.Thread(target=lambda: got.setdefault("second", cache.get_or_build(m, other)))
+    second.start()
+    second.join(0.2)
+    assert second.is_alive()  # waiting for the first build
+    release.set()
+    first.join(5)
+    second.join(5)
+    assert builds == ["slow"]
+    assert got["first"] is got["second"] is cache.get(m)
+
+    def broken(meeting):
+        started.set()
+        release.wait(5)
+        raise RuntimeError("the database went away")
+
+    m2 = SimpleNamespace(pk=2, last_seq=1, created_at=timezone.now())
+    started.clear()
+    release.clear()
+    errors = []
+
+    def run_broken():
+        try:
+            cache.get_or_build(m2, broken)
+        except RuntimeError as e:
+            errors.append(e)
+
+    first = threading.Thread(target=run_broken)
+    first.start()
+    assert started.wait(5)
+    second = threading.Thread(target=lambda: got.setdefault("after", cache.get_or_build(m2, other)))
+    second.start()
+    release.set()
+    first.join(5)
+    second.join(5)
+    assert len(errors) == 1 and got["after"].version == (1, m2.created_at)
