@@ -325,7 +325,7 @@ def render_event(event: MeetingEvent, viewer: Viewer) -> dict:
 # encoded and sent, never changed in place (``rooms.state.apply_event`` copies).
 
 SNAPSHOT_CACHE_MEETINGS = 8  # boards kept per process
-SNAPSHOT_CACHE_IDEAS = 20_000  # and at most this many ideas across them
+SNAPSHOT_CACHE_IDEAS = 10_000  # and this many ideas across them (~3 KB each, both renderings)
 
 
 def _consistent_read():
