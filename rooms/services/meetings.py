@@ -46,6 +46,7 @@ from rooms.models import (
     Takeaway,
     Vote,
 )
+from rooms.services import rows
 
 log = logging.getLogger(__name__)
 
@@ -123,7 +124,7 @@ def _role(meeting: Meeting, actor: Participant) -> str:
 
 
 def _save_events(events: list[MeetingEvent]) -> None:
-    MeetingEvent.objects.bulk_create(events)
+    rows.insert(events, ("meeting", "seq", "name", "actor", "data", "at"))
 
 
 @dataclass
@@ -141,47 +142,23 @@ class Call:
     validates_first: bool = False
 
 
-def _lock_meetings(ids: set[int]) -> dict[int, Meeting]:
-    """Lock the meetings in id order (every writer does), so that two batches never wait
-    for each other crosswise."""
-    return {m.pk: m for m in Meeting.objects.select_for_update().filter(pk__in=ids).order_by("pk")}
-
-
-def _actors(calls: list[Call], meetings: dict[int, Meeting]) -> dict[int, tuple]:
+def _actors(calls: list[Call]) -> dict[int, tuple]:
     """Each actor's row as it is now and their role in the room (or the Forbidden error
-    to raise), in two queries whatever the number of calls."""
-    ids = {c.actor.pk for c in calls}
-    fresh = {p.pk: p for p in Participant.objects.filter(pk__in=ids)}
-    pairs = {
-        (meetings[p.meeting_id].room_id, p.user_id)
-        for p in fresh.values()
-        if p.user_id is not None and p.meeting_id in meetings
-    }
-    roles: dict = {}
-    if pairs:
-        rows = Membership.objects.filter(
-            room_id__in={r for r, _u in pairs}, user_id__in={u for _r, u in pairs}
-        ).values_list("room_id", "user_id", "role")
-        roles = {(r, u): role for r, u, role in rows}
+    to raise), in one query whatever the number of calls."""
     actors: dict[int, tuple] = {}
-    for pk, p in fresh.items():
+    for p in rows.participants_with_roles(c.actor.pk for c in calls):
         if p.user_id is None:
-            actors[pk] = (p, "guest")
-        elif p.meeting_id in meetings:
-            role = roles.get((meetings[p.meeting_id].room_id, p.user_id))
-            actors[pk] = (p, role or Forbidden(_("You are no longer a member of this room.")))
+            actors[p.pk] = (p, "guest")
+        else:
+            role = p.member_role or Forbidden(_("You are no longer a member of this room."))
+            actors[p.pk] = (p, role)
     return actors
 
 
 def _receipts(calls: list[Call]) -> dict[tuple[int, str], Outcome]:
     """The stored outcome of every (actor, ref) of ``calls`` already done."""
-    refs = {c.ref for c in calls if c.ref}
-    if not refs:
-        return {}
-    rows = CommandReceipt.objects.filter(
-        participant_id__in={c.actor.pk for c in calls if c.ref}, ref__in=refs
-    ).values_list("participant_id", "ref", "result")
-    return {(pid, ref): Outcome(r["seq"], r["result"], replayed=True) for pid, ref, r in rows}
+    stored = rows.receipts([(c.actor.pk, c.ref) for c in calls if c.ref])
+    return {k: Outcome(r["seq"], r["result"], replayed=True) for k, r in stored.items()}
 
 
 def _run_one(call: Call, meeting: Meeting | None, actor, cache: dict) -> tuple[Outcome, Ctx]:
@@ -229,8 +206,8 @@ def run_calls(calls: list[Call], published: list | None = None) -> list[Outcome 
     batch = len(calls) > 1
     results: list[Outcome | Exception] = []
     with transaction.atomic():
-        meetings = _lock_meetings({c.actor.meeting_id for c in calls})
-        actors = _actors(calls, meetings)
+        meetings = rows.lock_meetings(c.actor.meeting_id for c in calls)
+        actors = _actors(calls)
         done = _receipts(calls)
         events: dict[int, list[MeetingEvent]] = {}
         dirty: dict[int, set[str]] = {}
@@ -281,13 +258,15 @@ def run_calls(calls: list[Call], published: list | None = None) -> list[Outcome 
                 )
                 done[key] = Outcome(outcome.seq, outcome.result, replayed=True)
             if call.name.startswith("participant.") and batch:
-                actors = _actors(calls, meetings)  # a mute or removal applies to what follows
+                actors = _actors(calls)  # a mute or removal applies to what follows
             results.append(outcome)
         for pk, fields in dirty.items():
-            if fields:
+            if fields == {"last_seq"}:
+                rows.save_last_seq(meetings[pk])
+            elif fields:
                 meetings[pk].save(update_fields=sorted(fields))
         _save_events([e for evs in events.values() for e in evs])
-        CommandReceipt.objects.bulk_create(receipts)
+        rows.insert(receipts, ("participant", "ref", "result", "created_at"))
         for pk, evs in events.items():
             broadcast.on_commit_publish(pk, evs, into=published)
     return results
