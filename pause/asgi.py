@@ -11,15 +11,17 @@ from django.core.asgi import get_asgi_application
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "pause.settings")
 django_asgi_app = get_asgi_application()
 
-from channels.auth import AuthMiddlewareStack  # noqa: E402
 from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
 
 from pause.origin import SameOriginValidator  # noqa: E402
 from rooms.routing import websocket_urlpatterns  # noqa: E402
+from rooms.socket_auth import SocketCookieMiddleware  # noqa: E402
 
 application = ProtocolTypeRouter(
     {
         "http": django_asgi_app,
-        "websocket": SameOriginValidator(AuthMiddlewareStack(URLRouter(websocket_urlpatterns))),
+        # Cookies only: the meeting socket resolves the session with its participant in
+        # one database call (rooms.socket_auth), not Channels' AuthMiddlewareStack.
+        "websocket": SameOriginValidator(SocketCookieMiddleware(URLRouter(websocket_urlpatterns))),
     }
 )

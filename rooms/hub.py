@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import json
 import logging
 import threading
@@ -43,6 +44,8 @@ log = logging.getLogger(__name__)
 
 # Seconds an event that arrived before its predecessor waits for it.
 REORDER_WINDOW = 0.25
+# Presence changes of one meeting within this many seconds make one push (see Throttle).
+PRESENCE_WINDOW = 0.15
 # Threads (each with its own database connection) for the sockets' database work on
 # PostgreSQL; ``PAUSE_DB_THREADS`` overrides it.
 DB_THREADS = 4
@@ -58,12 +61,20 @@ def database_call(fn):
     """``fn`` made awaitable, run off the event loop with Django's connection cleanup
     around it (as ``channels.db.database_sync_to_async``)."""
     global _pool
-    if connection.vendor == "sqlite":
+    if _vendor() == "sqlite":
         return database_sync_to_async(fn)
     if _pool is None:
         threads = int(getattr(settings, "PAUSE_DB_THREADS", DB_THREADS))
         _pool = ThreadPoolExecutor(max_workers=threads, thread_name_prefix="pause-db")
     return DatabaseSyncToAsync(fn, thread_sensitive=False, executor=_pool)
+
+
+@functools.cache
+def _vendor() -> str:
+    """The database's vendor, read once: ``django.db.connection`` is per async context, so
+    reading it in each socket's task made (and kept, for the socket's life) a connection
+    object per socket, about 3.5 KB each."""
+    return connection.vendor
 
 
 def _close_pool(pool: ThreadPoolExecutor) -> None:
@@ -98,6 +109,9 @@ class Hub:
         self._early: dict[int, dict[int, dict]] = {}  # meeting → seq → event held back
         self._late_timers: dict[int, asyncio.TimerHandle] = {}
         self._tasks: set[asyncio.Task] = set()
+        self._announce = Throttle(self._announce_now)  # this process's sockets came or went
+        self._push = Throttle(self._push_presence_now)  # a meeting's list changed somewhere
+        self.presence_pushes = 0  # presence lists sent to local sockets (regression check)
         self.layer_messages = 0  # channel-layer messages received (regression check)
 
     # ----------------------------------------------------------------- lifecycle
@@ -263,12 +277,33 @@ class Hub:
 
     # ----------------------------------------------------------------- presence
 
+    def presence_changed(self, meeting_id: int) -> None:
+        """A local socket of the meeting came or went: tell every process (at most one
+        message per meeting per ``PRESENCE_WINDOW``, however many sockets connect)."""
+        self._announce(meeting_id)
+
+    async def _announce_now(self, meeting_id: int) -> None:
+        if self.layer is None:
+            return
+        with contextlib.suppress(Exception):
+            await self.layer.group_send(
+                meeting_group(meeting_id), {"type": "meeting.presence", "meeting_id": meeting_id}
+            )
+
     async def push_presence(self, meeting_id: int) -> None:
+        """Send the meeting's presence list to its local sockets, at once or, when one was
+        sent less than ``PRESENCE_WINDOW`` ago, once at the end of that window. Presence is
+        not ordered with events, so a storm of joins costs each socket a few lists, not
+        one per join (O(n) per meeting and window instead of O(n²))."""
+        self._push(meeting_id)
+
+    async def _push_presence_now(self, meeting_id: int) -> None:
         local = list(self.sockets.get(meeting_id, ()))
         if not local:
             return
         entries = await presence_backend().list(meeting_id)
         text = encode({"type": "presence", "participants": entries})
+        self.presence_pushes += 1
         # Per socket: a second tab of someone already present leaves the list unchanged
         # but must still get it, and a socket gets it only after its welcome.
         for consumer in local:
@@ -284,6 +319,8 @@ class Hub:
                 for meeting_id, consumers in list(self.sockets.items()):
                     await backend.refresh(meeting_id, [c.presence_entry for c in consumers])
                     await self.push_presence(meeting_id)
+                self._announce.forget_idle()
+                self._push.forget_idle()
             except asyncio.CancelledError:
                 raise
             except Exception:
@@ -307,6 +344,48 @@ class Hub:
                 if consumer.ready and consumer.sent_seq < last.get(meeting_id, 0):
                     consumer.ready = False
                     asyncio.get_running_loop().create_task(consumer._catch_up())
+
+
+class Throttle:
+    """Run ``fn(key)`` at once when it has not run for ``key`` within ``window`` seconds;
+    otherwise once at the end of that window, however many calls came meanwhile. Each run
+    reads the state as it is then, so the last change is never lost."""
+
+    def __init__(self, fn, window: float | None = None) -> None:
+        self.fn = fn
+        self.window = window
+        self.last: dict[int, float] = {}  # key → loop time of its last run
+        self.pending: dict[int, asyncio.TimerHandle] = {}
+        self.tasks: set[asyncio.Task] = set()
+        self.loop = None
+
+    def __call__(self, key: int) -> None:
+        loop = asyncio.get_running_loop()
+        if loop is not self.loop:  # a new event loop (tests): forget the old one's state
+            self.loop, self.last, self.pending = loop, {}, {}
+        if key in self.pending:
+            return
+        window = PRESENCE_WINDOW if self.window is None else self.window
+        wait = self.last.get(key, float("-inf")) + window - loop.time()
+        if wait <= 0:
+            self._run(key)
+        else:
+            self.pending[key] = loop.call_later(wait, self._run, key)
+
+    def _run(self, key: int) -> None:
+        self.pending.pop(key, None)
+        self.last[key] = self.loop.time()
+        task = self.loop.create_task(self.fn(key))
+        self.tasks.add(task)
+        task.add_done_callback(self.tasks.discard)
+
+    def forget_idle(self) -> None:
+        """Drop the times of keys quiet for longer than a window (bounded memory)."""
+        if self.loop is None:
+            return
+        window = PRESENCE_WINDOW if self.window is None else self.window
+        horizon = self.loop.time() - window
+        self.last = {k: t for k, t in self.last.items() if t > horizon or k in self.pending}
 
 
 def _last_seqs(meeting_ids: list[int]) -> dict[int, int]:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from django.conf import settings
+from django.db.models import OuterRef, Subquery
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
@@ -12,13 +13,50 @@ from rooms.models import Meeting, MeetingEvent, Membership, Participant
 from rooms.protocol import PROTOCOL_VERSION
 
 
-def connection_authorize(*, meeting_id: int, user, guest_key) -> tuple[Participant, wire.Viewer]:
+def connection_authorize(
+    *, meeting_id: int, user=None, guest_key=None, session_key: str | None = None
+) -> tuple[Participant, wire.Viewer]:
     """The participant a socket acts as, or ``NotFound`` (never reveal that a meeting of a
-    room you are not in exists)."""
+    room you are not in exists). The user is ``user``, or the one logged in with
+    ``session_key`` (``rooms.socket_auth``). The participant comes with its meeting (for
+    ``room_id``) and, for a user, its user.
+
+    A returning member (the participant row exists: reconnects, other tabs) costs the
+    session's query and one query for participant, meeting, user and role; a first join
+    writes the participant (``services.participant_join``)."""
+    from rooms.socket_auth import login_holds, session_login
+
+    login = None
+    if user is None and session_key:
+        login = session_login(session_key)
+    if user is not None and not user.is_authenticated:
+        user = None
+    if login is not None:
+        role_of_user = Membership.objects.filter(
+            room_id=OuterRef("meeting__room_id"), user_id=OuterRef("user_id")
+        ).values("role")[:1]
+        participant = (
+            Participant.objects.select_related("meeting", "user")
+            .annotate(member_role=Subquery(role_of_user))
+            .filter(meeting_id=meeting_id, user_id=login[1])
+            .first()
+        )
+        if participant is not None and login_holds(login, participant.user):
+            if participant.member_role is None:
+                raise NotFound(_("This meeting does not exist."))
+            if participant.removed:
+                raise Forbidden(_("You were removed from this meeting."))
+            return participant, wire.Viewer(
+                participant.pk, participant.member_role, participant.user_id
+            )
+        if participant is None:
+            user = login[0].get_user(login[1])
+            if not login_holds(login, user):
+                user = None
     meeting = Meeting.objects.select_related("room").filter(pk=meeting_id).first()
     if meeting is None:
         raise NotFound(_("This meeting does not exist."))
-    if user is not None and user.is_authenticated:
+    if user is not None:
         role = (
             Membership.objects.filter(room_id=meeting.room_id, user=user)
             .values_list("role", flat=True)
@@ -27,6 +65,7 @@ def connection_authorize(*, meeting_id: int, user, guest_key) -> tuple[Participa
         if role is None:
             raise NotFound(_("This meeting does not exist."))
         participant = services.participant_join(meeting=meeting, user=user)
+        participant.user = user
     elif guest_key is not None and meeting.room.allow_guests:
         participant = Participant.objects.filter(meeting=meeting, guest_key=guest_key).first()
         if participant is None:
@@ -36,6 +75,7 @@ def connection_authorize(*, meeting_id: int, user, guest_key) -> tuple[Participa
         raise NotFound(_("This meeting does not exist."))
     if participant.removed:
         raise Forbidden(_("You were removed from this meeting."))
+    participant.meeting = meeting
     return participant, wire.Viewer(participant.pk, role, participant.user_id)
 
 

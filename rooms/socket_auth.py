@@ -1,0 +1,101 @@
+"""Who opens a meeting socket: its cookies, and the user its session cookie is logged in as.
+
+Channels' ``AuthMiddlewareStack`` loads the session and then the user on Channels' single
+database thread (two thread hops and two queries per handshake, every handshake of the
+process in one line) and keeps the session and the user object in the scope for the
+socket's whole life. A meeting socket needs the user only to authorize its handshake, so
+``SocketCookieMiddleware`` only parses the cookies, and ``session_user`` resolves the
+session inside ``rooms.selectors.connection_authorize``'s own database call, next to the
+participant, its role and the meeting.
+
+``session_user`` decides what ``django.contrib.auth.get_user`` decides for a request
+carrying the same cookie: an unexpired session with a user id and a configured backend,
+the user that backend returns (an inactive user is refused), and the session's hash of
+the password (with the ``SECRET_KEY_FALLBACKS``). It changes nothing: the next page the
+browser loads flushes or cycles that session as ``get_user`` does.
+"""
+
+from __future__ import annotations
+
+from importlib import import_module
+
+from django.conf import settings
+from django.contrib.auth import (
+    BACKEND_SESSION_KEY,
+    HASH_SESSION_KEY,
+    SESSION_KEY,
+    get_user_model,
+    load_backend,
+)
+from django.contrib.auth.backends import ModelBackend
+from django.http.cookie import parse_cookie
+from django.utils.crypto import constant_time_compare
+
+
+class SocketCookieMiddleware:
+    """Put the handshake's cookies in ``scope["cookies"]`` (as Channels'
+    ``CookieMiddleware``) and the session cookie in ``scope["session_key"]``; no query."""
+
+    def __init__(self, inner):
+        self.inner = inner
+
+    async def __call__(self, scope, receive, send):
+        cookies: dict[str, str] = {}
+        for name, value in scope.get("headers", ()):
+            if name == b"cookie":
+                cookies.update(parse_cookie(value.decode("latin-1")))
+        scope = {**scope, "cookies": cookies}
+        scope["session_key"] = cookies.get(settings.SESSION_COOKIE_NAME) or None
+        return await self.inner(scope, receive, send)
+
+
+def session_login(session_key: str | None) -> tuple[object, int, str] | None:
+    """The ``(backend, user id, password hash)`` an unexpired session is logged in with,
+    or None. One query with the database session engine."""
+    if not session_key:
+        return None
+    store = import_module(settings.SESSION_ENGINE).SessionStore(session_key)
+    try:
+        raw_id = store[SESSION_KEY]
+        backend_path = store[BACKEND_SESSION_KEY]
+    except KeyError:
+        return None
+    if backend_path not in settings.AUTHENTICATION_BACKENDS:
+        return None
+    try:
+        user_id = get_user_model()._meta.pk.to_python(raw_id)
+    except Exception:
+        return None
+    return load_backend(backend_path), user_id, store.get(HASH_SESSION_KEY) or ""
+
+
+def login_holds(login: tuple[object, int, str], user) -> bool:
+    """Whether ``user`` (loaded by the caller, e.g. joined to the participant row) is one
+    the session's backend accepts and the session's password hash still matches."""
+    backend, user_id, session_hash = login
+    if user is None or user.pk != user_id:
+        return False
+    if isinstance(backend, ModelBackend):
+        if not backend.user_can_authenticate(user):
+            return False
+    elif backend.get_user(user_id) is None:
+        return False
+    if not hasattr(user, "get_session_auth_hash"):
+        return True
+    if not session_hash:
+        return False
+    if constant_time_compare(session_hash, user.get_session_auth_hash()):
+        return True
+    return any(
+        constant_time_compare(session_hash, h) for h in user.get_session_auth_fallback_hash()
+    )
+
+
+def session_user(session_key: str | None):
+    """The user logged in with ``session_key``, or None (as ``get_user`` decides)."""
+    login = session_login(session_key)
+    if login is None:
+        return None
+    backend, user_id, _ = login
+    user = backend.get_user(user_id)
+    return user if login_holds(login, user) else None

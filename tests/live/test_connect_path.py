@@ -1,0 +1,161 @@
+"""The socket's connect path: who the session cookie is (one database call with the
+participant, still every check of ``django.contrib.auth.get_user``), and presence pushes
+coalesced per meeting when many sockets connect at once."""
+
+import asyncio
+
+import pytest
+from asgiref.sync import sync_to_async
+from django.conf import settings as django_settings
+from django.contrib.sessions.models import Session
+from django.test import Client
+
+from rooms import selectors, services
+from rooms.errors import Forbidden, NotFound
+from rooms.hub import hub
+from rooms.models import Membership, Participant, Role
+from tests.live.fixtures_extra import drain
+
+# --------------------------------------------------------------------------- the session
+
+
+def _session_key(user) -> str:
+    client = Client()
+    client.force_login(user)
+    return client.cookies[django_settings.SESSION_COOKIE_NAME].value
+
+
+@pytest.fixture
+def joined(db, meeting_factory, member_factory):
+    """A member with a session who already joined the meeting (a returning socket)."""
+    meeting = meeting_factory()
+    user = member_factory(meeting.room)
+    services.participant_join(meeting=meeting, user=user)
+    return meeting, user, _session_key(user)
+
+
+def _authorize(meeting, key, guest_key=None):
+    return selectors.connection_authorize(
+        meeting_id=meeting.pk, session_key=key, guest_key=guest_key
+    )
+
+
+def test_a_returning_member_costs_the_session_and_one_query(joined, django_assert_num_queries):
+    meeting, user, key = joined
+    with django_assert_num_queries(2):  # the session; participant + user + meeting + role
+        participant, viewer = _authorize(meeting, key)
+    assert participant.user_id == user.pk and viewer.role == Role.MEMBER
+    assert participant.meeting.room_id == meeting.room_id  # for close_user, no query
+    assert participant.user.pk == user.pk  # for the language, no query
+
+
+def test_a_first_join_through_the_session_writes_the_participant(
+    db, meeting_factory, member_factory
+):
+    meeting = meeting_factory()
+    user = member_factory(meeting.room, Role.FACILITATOR)
+    participant, viewer = _authorize(meeting, _session_key(user))
+    assert Participant.objects.filter(pk=participant.pk, user=user).exists()
+    assert viewer.role == Role.FACILITATOR and viewer.facilitator
+
+
+@pytest.mark.parametrize(
+    "change",
+    ["logged_out", "expired", "password_changed", "inactive", "left_room", "no_cookie", "forged"],
+)
+def test_a_session_get_user_refuses_is_refused(joined, change):
+    """Whatever ``django.contrib.auth.get_user`` would answer AnonymousUser for, the
+    socket refuses as it refuses a stranger: ``NotFound`` (nothing is revealed)."""
+    meeting, user, key = joined
+    if change == "logged_out":
+        Session.objects.filter(session_key=key).delete()
+    elif change == "expired":
+        Session.objects.filter(session_key=key).update(expire_date="2000-01-01T00:00Z")
+    elif change == "password_changed":
+        user.set_password("another-long-password")
+        user.save()
+    elif change == "inactive":
+        user.is_active = False
+        user.save()
+    elif change == "left_room":
+        Membership.objects.filter(user=user, room=meeting.room).delete()
+    elif change == "no_cookie":
+        key = None
+    elif change == "forged":
+        key = key[:-4] + "abcd"
+    with pytest.raises(NotFound):
+        _authorize(meeting, key)
+
+
+def test_a_removed_participant_is_refused_with_forbidden(joined):
+    meeting, user, key = joined
+    Participant.objects.filter(meeting=meeting, user=user).update(removed=True)
+    with pytest.raises(Forbidden):
+        _authorize(meeting, key)
+
+
+def test_a_member_of_another_room_is_not_told_the_meeting_exists(
+    joined, meeting_factory, member_factory
+):
+    meeting, _, _ = joined
+    other = meeting_factory()
+    stranger = member_factory(other.room)
+    with pytest.raises(NotFound):
+        _authorize(meeting, _session_key(stranger))
+
+
+# --------------------------------------------------------------------------- presence
+
+live_db = pytest.mark.django_db(transaction=True)
+MEMBERS = 12
+
+
+@live_db
+async def test_a_burst_of_connects_costs_each_socket_a_few_presence_lists(
+    ws, live_meeting, member_factory
+):
+    """Twelve sockets connecting at once: before coalescing, the n-th socket to be
+    welcomed received one presence list per later join (O(n²) frames in all); now a
+    meeting gets at most one push per window, and every socket still ends with the full
+    list."""
+    meeting, _ = await sync_to_async(live_meeting)()
+
+    def members():
+        return [
+            member_factory(meeting.room, display_name=f"Membre {i:02d}") for i in range(MEMBERS)
+        ]
+
+    users = await sync_to_async(members)()
+    pushes = hub.presence_pushes
+    socks = await asyncio.gather(*(ws(u, meeting) for u in users))
+    ids = sorted(s.welcome["you"]["participant_id"] for s in socks)
+    await asyncio.sleep(0.6)  # past the coalescing windows
+    for sock in socks:
+        frames = [f for f in sock.unread + await drain(sock, 0.2) if f["type"] == "presence"]
+        assert frames, "every socket gets the presence list"
+        assert len(frames) <= 4, f"{len(frames)} presence lists for one socket"
+        assert sorted(p["id"] for p in frames[-1]["participants"]) == ids
+    # One push per window while sockets arrive, however many arrive in it.
+    assert hub.presence_pushes - pushes <= 6
+
+
+@live_db
+async def test_a_departure_reaches_the_others_after_a_burst(ws, live_meeting):
+    """The trailing push of a window carries the last change: a socket that leaves right
+    after a burst of presence changes is gone from the others' lists."""
+    meeting, people = await sync_to_async(live_meeting)()
+    a = await ws(people["a"], meeting)
+    b = await ws(people["b"], meeting)
+    await ws(people["fac"], meeting)
+    b_id = b.welcome["you"]["participant_id"]
+    await b.close()
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + 2
+    last = None
+    while loop.time() < deadline:
+        for f in await drain(a, 0.1):
+            if f["type"] == "presence":
+                last = f
+        if last and b_id not in {p["id"] for p in last["participants"]}:
+            break
+    assert last is not None and b_id not in {p["id"] for p in last["participants"]}
