@@ -115,6 +115,7 @@ def _language(scope) -> str:
 class MeetingConsumer(AsyncWebsocketConsumer):
     # No channel per socket: the hub subscribes once per process (rooms/hub.py).
     channel_layer_alias = "__pause_no_layer__"
+    replies: set[asyncio.Task] | None = None  # the tasks waiting for commands' replies
 
     # ----------------------------------------------------------------- connect
 
@@ -399,7 +400,17 @@ class MeetingConsumer(AsyncWebsocketConsumer):
         await self._command(frame)
 
     async def _command(self, frame) -> None:
-        await self.send_text(encode(await writer.execute(self.participant, frame, self.lang)))
+        """Hand the command to the writer and go on reading: the next frames of this
+        socket queue behind it (in order) and may share its transaction."""
+        reply = writer.submit(self.participant, frame, self.lang)
+        task = asyncio.get_running_loop().create_task(self._reply(reply))
+        if self.replies is None:  # made on first use: an idle socket holds none
+            self.replies = set()
+        self.replies.add(task)
+        task.add_done_callback(self.replies.discard)
+
+    async def _reply(self, reply: asyncio.Future) -> None:
+        await self.send_text(encode(await reply))
 
     async def _resync(self, reason: str) -> None:
         self.ready = False
