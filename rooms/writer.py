@@ -158,7 +158,3 @@ writer = Writer()
 
 def submit(participant, frame, lang: str) -> asyncio.Future:
     return writer.submit(participant, frame, lang)
-
-
-async def execute(participant, frame, lang: str) -> dict:
-    return await writer.submit(participant, frame, lang)
