@@ -144,3 +144,28 @@ def test_a_failure_inside_a_command_without_savepoint_sinks_the_batch_not_the_ot
     texts = set(Idea.objects.filter(meeting=cast.meeting).values_list("text", flat=True))
     assert texts == {"avant", "après"}
     assert [e["data"]["text"] for _m, evs in published for e in evs] == ["avant", "après"]
+
+
+def test_challenges_read_together_still_belong_to_their_meeting(cast, meeting_factory):
+    """The batch reads the challenges its posts name in one query; a post naming a
+    challenge of another meeting is still refused, and a withdrawal in the batch is seen
+    by the posts after it."""
+    other_meeting = meeting_factory()
+    foreign = services.challenge_post(
+        actor=services.participant_join(
+            meeting=other_meeting, user=other_meeting.room.memberships.first().user
+        ),
+        title="Ailleurs",
+    )
+    second = services.challenge_post(actor=cast["other"], title="Vendre").result["id"]
+    results = run_calls(
+        [
+            post(cast, "member", "un"),
+            post(cast, "guest", "deux", challenge_id=second),
+            post(cast, "member", "ailleurs", challenge_id=foreign.result["id"]),
+            svc.challenge_withdraw.call(actor=cast["other"], challenge_id=second),
+            post(cast, "guest", "trop tard", challenge_id=second),
+        ]
+    )
+    kinds = [type(r).__name__ for r in results]
+    assert kinds == ["Outcome", "Outcome", "NotFound", "Outcome", "Conflict"]
