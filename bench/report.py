@@ -378,9 +378,12 @@ def write(results: dict, docs: Path) -> None:
             "",
             "20 meetings × 5 members on one web process post ideas at stepped rates; the"
             " figure is the highest rate whose acknowledgements (send → `ack`) stay under"
-            " 100 ms at p99 with no error. Every post is a transaction (meeting row lock, idea,"
-            " event, receipt) on the process's database threads (a pool of 4 on PostgreSQL, the"
-            " single Channels thread on SQLite).",
+            " 100 ms at p99 with no error. Posts go through the process's writer"
+            " (`rooms/writer.py`): a post that finds its meeting idle is written at once;"
+            " posts that arrive while a batch is being written wait for it and then share"
+            " one transaction (group commit: one lock per meeting, one insert of the events"
+            " and of the receipts, one commit), each in order and answered on its own. At"
+            " most two batches run at once on PostgreSQL, one on SQLite.",
             "",
             "| database | server | posts/s acknowledged | ack p50 / p99 ms"
             " | deliveries/s meanwhile | server CPU | load avg |",
