@@ -17,6 +17,7 @@ browser loads flushes or cycles that session as ``get_user`` does.
 
 from __future__ import annotations
 
+import functools
 from importlib import import_module
 
 from django.conf import settings
@@ -28,7 +29,9 @@ from django.contrib.auth import (
     load_backend,
 )
 from django.contrib.auth.backends import ModelBackend
+from django.db import connection
 from django.http.cookie import parse_cookie
+from django.utils import timezone
 from django.utils.crypto import constant_time_compare
 
 
@@ -39,14 +42,45 @@ class SocketCookieMiddleware:
     def __init__(self, inner):
         self.inner = inner
 
-    async def __call__(self, scope, receive, send):
+    def __call__(self, scope, receive, send):
+        # Not a coroutine: it hands back the inner application's, so an open socket does
+        # not keep a frame of this middleware alive.
         cookies: dict[str, str] = {}
         for name, value in scope.get("headers", ()):
             if name == b"cookie":
                 cookies.update(parse_cookie(value.decode("latin-1")))
         scope = {**scope, "cookies": cookies}
         scope["session_key"] = cookies.get(settings.SESSION_COOKIE_NAME) or None
-        return await self.inner(scope, receive, send)
+        return self.inner(scope, receive, send)
+
+
+DB_ENGINE = "django.contrib.sessions.backends.db"
+
+
+@functools.cache
+def _session_sql() -> str:
+    model = import_module(DB_ENGINE).SessionStore.get_model_class()
+    meta, q = model._meta, connection.ops.quote_name
+    data, key, expires = (
+        q(meta.get_field(n).column) for n in ("session_data", "session_key", "expire_date")
+    )
+    return f"SELECT {data} FROM {q(meta.db_table)} WHERE {key} = %s AND {expires} > %s"  # noqa: S608
+
+
+def _session_data(session_key: str) -> dict:
+    """The session's data, as ``SessionStore.load`` reads it ({} if missing or expired),
+    with the database engine in plain SQL: this runs for every handshake."""
+    store_class = import_module(settings.SESSION_ENGINE).SessionStore
+    if settings.SESSION_ENGINE != DB_ENGINE:
+        store = store_class(session_key)
+        return {k: store.get(k) for k in (SESSION_KEY, BACKEND_SESSION_KEY, HASH_SESSION_KEY)}
+    if len(session_key) < 8:  # SessionBase._validate_session_key
+        return {}
+    now = connection.ops.adapt_datetimefield_value(timezone.now())
+    with connection.cursor() as cursor:
+        cursor.execute(_session_sql(), [session_key, now])
+        row = cursor.fetchone()
+    return store_class().decode(row[0]) if row is not None else {}
 
 
 def session_login(session_key: str | None) -> tuple[object, int, str] | None:
@@ -54,11 +88,9 @@ def session_login(session_key: str | None) -> tuple[object, int, str] | None:
     or None. One query with the database session engine."""
     if not session_key:
         return None
-    store = import_module(settings.SESSION_ENGINE).SessionStore(session_key)
-    try:
-        raw_id = store[SESSION_KEY]
-        backend_path = store[BACKEND_SESSION_KEY]
-    except KeyError:
+    session = _session_data(session_key)
+    raw_id, backend_path = session.get(SESSION_KEY), session.get(BACKEND_SESSION_KEY)
+    if raw_id is None or backend_path is None:
         return None
     if backend_path not in settings.AUTHENTICATION_BACKENDS:
         return None
@@ -66,7 +98,7 @@ def session_login(session_key: str | None) -> tuple[object, int, str] | None:
         user_id = get_user_model()._meta.pk.to_python(raw_id)
     except Exception:
         return None
-    return load_backend(backend_path), user_id, store.get(HASH_SESSION_KEY) or ""
+    return load_backend(backend_path), user_id, session.get(HASH_SESSION_KEY) or ""
 
 
 def login_holds(login: tuple[object, int, str], user) -> bool:

@@ -47,6 +47,7 @@ def test_a_returning_member_costs_the_session_and_one_query(joined, django_asser
     assert participant.user_id == user.pk and viewer.role == Role.MEMBER
     assert participant.meeting.room_id == meeting.room_id  # for close_user, no query
     assert participant.user.pk == user.pk  # for the language, no query
+    assert not hasattr(participant, "user_password")  # the row's extras are not kept
 
 
 def test_a_first_join_through_the_session_writes_the_participant(
