@@ -17,6 +17,8 @@ import time
 import uuid
 from urllib.parse import parse_qs
 
+from channels.consumer import get_handler_name
+from channels.exceptions import StopConsumer
 from channels.generic.websocket import AsyncWebsocketConsumer
 from django.conf import settings
 from django.utils import translation
@@ -116,6 +118,23 @@ class MeetingConsumer(AsyncWebsocketConsumer):
     # No channel per socket: the hub subscribes once per process (rooms/hub.py).
     channel_layer_alias = "__pause_no_layer__"
     replies: set[asyncio.Task] | None = None  # the tasks waiting for commands' replies
+
+    async def dispatch(self, message) -> None:
+        """Channels' ``dispatch`` without its ``aclose_old_connections`` before every
+        message: a hop to Channels' one sync thread for each connect and each frame of
+        every socket of the process (in a reconnect storm, a thousand handshakes in one
+        line). This consumer touches the database only through ``database_call``, which
+        closes old connections in its own thread around each call."""
+        handler = getattr(self, get_handler_name(message), None)
+        if handler is None:
+            raise ValueError(f"No handler for message type {message['type']}")
+        await handler(message)
+
+    async def websocket_disconnect(self, message) -> None:
+        """Channels' handler without its ``aclose_old_connections`` (see ``dispatch``); this
+        consumer is in no channel-layer group of its own (the hub is)."""
+        await self.disconnect(message["code"])
+        raise StopConsumer()
 
     # ----------------------------------------------------------------- connect
 
