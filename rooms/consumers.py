@@ -13,6 +13,7 @@ import contextlib
 import functools
 import json
 import logging
+import sys
 import time
 import uuid
 from urllib.parse import parse_qs
@@ -40,6 +41,9 @@ CLOSE_POLICY = 1008
 SEND_QUEUE_FRAMES = 1000
 # Bytes a socket may hold in the server's own write buffer before its writer waits.
 WRITE_HIGH_WATER = 256 * 1024
+# Bytes (of str objects) the queue may hold behind at least one frame before the socket is
+# closed as too slow; ``PAUSE_WS_SEND_QUEUE_BYTES`` overrides it.
+SEND_QUEUE_BYTES = 8 * 2**20
 _CLOSE = object()  # in the outbox: close the socket once what precedes it is written
 
 
@@ -238,26 +242,48 @@ class MeetingConsumer(AsyncWebsocketConsumer):
     # ----------------------------------------------------------------- server → client
 
     async def send_text(self, text: str) -> None:
-        """Queue a frame for this socket; never waits for the client."""
+        """Queue a frame for this socket; never waits for the client.
+
+        The first frames (the ``welcome`` and, on a resume, the missed events: up to the
+        log's retention) are written at once: they are already in memory, and counting
+        them against the queue would close a client that resumes after more than
+        ``PAUSE_WS_SEND_QUEUE`` events before it could read any (it would then resume with
+        the same cursor, forever).
+
+        After them, a socket is closed as too slow when its queue is over its bound in
+        frames (``PAUSE_WS_SEND_QUEUE``) or in bytes (``PAUSE_WS_SEND_QUEUE_BYTES``, at
+        least one frame: a client asking for snapshots it does not read would otherwise
+        hold one per frame of the queue) *while its transport is backed up* (the client
+        has not read what was written). A queue that is long only because a batch of
+        events was handed to every socket at once drains at the next turn of the loop."""
         if self.closed:
             return
+        if not self.welcomed:
+            await self._send_now(text)
+            return
+        size = sys.getsizeof(text)
+        queued = getattr(self, "queued_bytes", 0)
+        frames = self.outbox.qsize()
+        if frames and (
+            frames >= getattr(settings, "PAUSE_WS_SEND_QUEUE", SEND_QUEUE_FRAMES)
+            or queued + size > getattr(settings, "PAUSE_WS_SEND_QUEUE_BYTES", SEND_QUEUE_BYTES)
+        ):
+            backlog = getattr(self, "backlog", None)
+            if backlog is None or backlog() > self.high_water:
+                self._slow_consumer()
+                return
         try:
             self.outbox.put_nowait(text)
-        except asyncio.QueueFull:
+        except asyncio.QueueFull:  # the bounded queue, before the writer replaced it
             self._slow_consumer()
+            return
+        self.queued_bytes = queued + size
 
-    async def _write(self) -> None:
-        backlog = _write_backlog(self.base_send)
-        high_water = getattr(settings, "PAUSE_WS_WRITE_HIGH_WATER", WRITE_HIGH_WATER)
+    async def _send_now(self, text: str) -> bool:
+        """Hand one frame to the server; on failure say so and close the socket."""
         try:
-            while True:
-                text = await self.outbox.get()
-                if text is _CLOSE:
-                    await self._close_socket(CLOSE_POLICY)
-                    return
-                await self.send(text_data=text)
-                while backlog is not None and backlog() > high_water:
-                    await asyncio.sleep(0.005)
+            await self.send(text_data=text)
+            return True
         except asyncio.CancelledError:
             raise
         except Exception:
@@ -267,6 +293,29 @@ class MeetingConsumer(AsyncWebsocketConsumer):
             self.closed = True
             with contextlib.suppress(Exception):
                 await self._close_socket(1011)
+            return False
+
+    async def _write(self) -> None:
+        self.backlog = backlog = _write_backlog(self.base_send)
+        self.high_water = high_water = getattr(
+            settings, "PAUSE_WS_WRITE_HIGH_WATER", WRITE_HIGH_WATER
+        )
+        if self.outbox.maxsize:
+            # The bound is send_text's (it depends on the transport): an unbounded queue,
+            # with what the bounded one holds.
+            bounded, self.outbox = self.outbox, asyncio.Queue()
+            while not bounded.empty():
+                self.outbox.put_nowait(bounded.get_nowait())
+        while True:
+            text = await self.outbox.get()
+            if text is _CLOSE:
+                await self._close_socket(CLOSE_POLICY)
+                return
+            self.queued_bytes = getattr(self, "queued_bytes", 0) - sys.getsizeof(text)
+            if not await self._send_now(text):
+                return
+            while backlog is not None and backlog() > high_water:
+                await asyncio.sleep(0.005)
 
     async def _close_socket(self, code: int) -> None:
         """Close an accepted socket with ``code``. Daphne (autobahn) refuses to send any
@@ -283,6 +332,9 @@ class MeetingConsumer(AsyncWebsocketConsumer):
         self.closed = True
         if self.writer is not None:
             self.writer.cancel()
+        while not self.outbox.empty():  # its frames are not kept: it resumes by seq
+            self.outbox.get_nowait()
+        self.queued_bytes = 0
 
         async def close() -> None:
             with contextlib.suppress(Exception):
