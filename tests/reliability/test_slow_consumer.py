@@ -362,9 +362,9 @@ def test_a_client_that_stops_reading_is_closed_and_does_not_slow_the_others(
             return min(r.seq for r in readers)
 
         # Memory: a stalled socket asks for SYNCS snapshots and reads none of them. The
-        # meeting first gets PRELOAD ideas of 8 KB (a snapshot of ~0.8 MB).
-        # In steps smaller than the readers' queue: 8 KB frames arriving faster than a
-        # reader takes them would (rightly) get it closed as slow.
+        # meeting first gets PRELOAD ideas of 8 KB (a snapshot of ~0.8 MB), in steps
+        # smaller than the readers' queue: 8 KB frames arriving faster than a reader takes
+        # them would (rightly) get it closed as slow.
         for i in range(PRELOAD):
             frame = {"type": "idea.post", "ref": f"pre-{i}", "challenge_id": challenge_id}
             await poster.send(json.dumps({**frame, "text": f"preloaded {i} {FILL}"}))
