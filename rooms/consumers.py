@@ -122,6 +122,7 @@ class MeetingConsumer(AsyncWebsocketConsumer):
     # No channel per socket: the hub subscribes once per process (rooms/hub.py).
     channel_layer_alias = "__pause_no_layer__"
     replies: set[asyncio.Task] | None = None  # the tasks waiting for commands' replies
+    writing = False  # the writer task holds a frame it has not handed to the server yet
 
     async def dispatch(self, message) -> None:
         """Channels' ``dispatch`` without its ``aclose_old_connections`` before every
@@ -261,6 +262,13 @@ class MeetingConsumer(AsyncWebsocketConsumer):
         if not self.welcomed:
             await self._send_now(text)
             return
+        if not self.writing and self.outbox.empty():
+            backlog = getattr(self, "backlog", None)
+            if backlog is not None and backlog() <= self.high_water:
+                # Fast path (daphne: its send never waits): nothing queued and the client
+                # keeps up, so write now instead of waking the writer task for one frame.
+                await self._send_now(text)
+                return
         size = sys.getsizeof(text)
         queued = getattr(self, "queued_bytes", 0)
         frames = self.outbox.qsize()
@@ -311,11 +319,13 @@ class MeetingConsumer(AsyncWebsocketConsumer):
             if text is _CLOSE:
                 await self._close_socket(CLOSE_POLICY)
                 return
+            self.writing = True  # send_text's fast path waits until this frame is out
             self.queued_bytes = getattr(self, "queued_bytes", 0) - sys.getsizeof(text)
             if not await self._send_now(text):
                 return
             while backlog is not None and backlog() > high_water:
                 await asyncio.sleep(0.005)
+            self.writing = False
 
     async def _close_socket(self, code: int) -> None:
         """Close an accepted socket with ``code``. Daphne (autobahn) refuses to send any
