@@ -446,6 +446,8 @@ class MeetingConsumer(AsyncWebsocketConsumer):
         )
 
     async def receive(self, text_data=None, bytes_data=None) -> None:
+        if self.closed:  # closing (slow, removed, logged out): what it sends is moot
+            return
         if text_data is None:
             await self._error("invalid", "frames are JSON text, not binary")
             return
