@@ -41,9 +41,20 @@ def _unavailable(message: str):
     pytest.skip(message)
 
 
+def _run_json(args: list[str], *, timeout: int, cwd: Path) -> tuple[int, dict | None, str]:
+    """Exit code, the JSON report on stdout (None when the tool crashed) and stderr's
+    last line."""
+    run = subprocess.run(args, capture_output=True, text=True, timeout=timeout, cwd=cwd)
+    try:
+        report = json.loads(run.stdout)
+    except json.JSONDecodeError:
+        report = None
+    last = (run.stderr.strip().splitlines() or [""])[-1]
+    return run.returncode, report, last
+
+
 def _pip_audit(requirements: Path, service: str) -> tuple[int, dict | None, str]:
-    """Exit code, the JSON report (None when pip-audit crashed) and stderr's last line."""
-    run = subprocess.run(
+    return _run_json(
         [
             str(PIP_AUDIT),
             "-r",
@@ -59,17 +70,9 @@ def _pip_audit(requirements: Path, service: str) -> tuple[int, dict | None, str]
             "--timeout",
             "20",
         ],
-        capture_output=True,
-        text=True,
         timeout=180,
         cwd=ROOT,
     )
-    try:
-        report = json.loads(run.stdout)
-    except json.JSONDecodeError:
-        report = None
-    last = (run.stderr.strip().splitlines() or [""])[-1]
-    return run.returncode, report, last
 
 
 def _vulns(report: dict) -> dict[str, list[str]]:
@@ -141,19 +144,9 @@ def _npm_audit(folder: Path) -> tuple[int, dict | None, str]:
     npm = shutil.which("npm")
     if npm is None:
         _unavailable("npm is not installed (Node 20+)")
-    run = subprocess.run(
-        [npm, "audit", "--omit=dev", "--audit-level=high", "--json"],
-        capture_output=True,
-        text=True,
-        timeout=120,
-        cwd=folder,
+    return _run_json(
+        [npm, "audit", "--omit=dev", "--audit-level=high", "--json"], timeout=120, cwd=folder
     )
-    try:
-        report = json.loads(run.stdout)
-    except json.JSONDecodeError:
-        report = None
-    last = (run.stderr.strip().splitlines() or [""])[-1]
-    return run.returncode, report, last
 
 
 def _npm_error(report: dict | None, last: str) -> str | None:
