@@ -620,7 +620,9 @@ class Closing(Frame):
     """Sent just before the server closes the socket on purpose."""
 
     type: Literal["closing"]
-    reason: Literal["logged_out", "removed", "slow_consumer", "meeting_deleted", "forbidden"]
+    reason: Literal[
+        "logged_out", "removed", "slow_consumer", "meeting_deleted", "forbidden", "role_changed"
+    ]
 
 
 ServerFrame = Union[Welcome, Resync, EventFrame, Ack, Error, Presence, Closing]  # noqa: UP007  # type: ignore[valid-type]

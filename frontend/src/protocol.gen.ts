@@ -951,7 +951,8 @@ export interface PresenceEntry {
  * Sent just before the server closes the socket on purpose.
  */
 export interface Closing {
-  reason: "logged_out" | "removed" | "slow_consumer" | "meeting_deleted" | "forbidden";
+  reason:
+    "logged_out" | "removed" | "slow_consumer" | "meeting_deleted" | "forbidden" | "role_changed";
   type: "closing";
 }
 

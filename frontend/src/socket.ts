@@ -166,6 +166,7 @@ export function createSocket(options: SocketOptions) {
   let ws: WebSocket | null = null;
   let connection = 0;
   let welcomed = false;
+  let fresh = false; // the next connect asks for a snapshot, not the events after a seq
   let attempt = 0;
   /** Attempts in a row that closed before `welcome`. */
   let failures = 0;
@@ -203,7 +204,9 @@ export function createSocket(options: SocketOptions) {
   }
 
   function url(): string {
-    const after = options.getAfter();
+    // After a role change the state held was rendered for the old role: start afresh.
+    const after = fresh ? 0 : options.getAfter();
+    fresh = false;
     if (after <= 0) return options.url;
     return options.url + (options.url.includes("?") ? "&" : "?") + "after=" + after;
   }
@@ -310,6 +313,7 @@ export function createSocket(options: SocketOptions) {
         // itself (which a stuck proxy may hold back).
         const terminal = TERMINAL.has(frame.reason);
         if (terminal) closedReason.value = frame.reason;
+        if (frame.reason === "role_changed") fresh = true;
         options.onFrame(frame);
         dropConnection();
         if (terminal) status.value = "closed";

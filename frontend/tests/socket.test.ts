@@ -202,6 +202,23 @@ describe("socket: status and reconnect", () => {
     socket.stop();
   });
 
+  it("after a `role_changed` closing frame, reconnects for a fresh snapshot, then resumes", () => {
+    const { socket, clock } = setup({ after: () => 42 });
+    socket.start();
+    const ws = connectLive();
+    expect(ws.url).toContain("after=42");
+    ws.receive({ type: "closing", reason: "role_changed" });
+    expect(socket.status.value).toBe("reconnecting");
+    clock.advance(clock.delays()[0]!);
+    const again = connectLive();
+    expect(again.url).toBe("ws://test/ws/meetings/1/"); // no cursor: a welcome with a snapshot
+    expect(socket.status.value).toBe("live");
+    again.drop();
+    clock.advance(clock.delays()[0]!);
+    expect(FakeWebSocket.last().url).toContain("after=42"); // later drops resume as usual
+    socket.stop();
+  });
+
   it("does not reconnect after the server closes with `removed`", () => {
     const { socket, clock } = setup();
     socket.start();

@@ -157,6 +157,12 @@ def membership_set_role(*, actor: User, membership: Membership, role: str) -> Me
         raise Conflict(LAST_OWNER)
     membership.role = role
     membership.save(update_fields=["role"])
+    # Open sockets were authorized, and render what they are sent, with the old role:
+    # close them; the board reconnects for a fresh welcome (docs/protocol.md, closing).
+    user_id, room_id = membership.user_id, membership.room_id
+    transaction.on_commit(
+        lambda: broadcast.close_sockets(user_id=user_id, room_id=room_id, reason="role_changed")
+    )
     return membership
 
 

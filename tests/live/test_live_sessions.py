@@ -145,3 +145,34 @@ async def test_a_member_removed_from_the_room_stops_receiving_its_live_meetings(
     await sync_to_async(remove)()
     closing = await a.until(lambda f: f["type"] == "closing", timeout=3)
     assert closing["reason"] == "forbidden"
+
+
+async def test_a_role_change_closes_the_sockets_so_they_come_back_with_the_new_role(
+    ws, live_meeting
+):
+    """Sockets render what they are sent for the role they were opened with: a member made
+    facilitator (or a facilitator made member) is closed with ``role_changed`` and the
+    next welcome carries the new role, so a demoted facilitator stops seeing what only
+    facilitators see."""
+    from rooms.models import Membership, Role
+    from rooms.services import rooms as room_services
+
+    meeting, people = await sync_to_async(live_meeting)()
+    a = await ws(people["a"], meeting)
+    b = await ws(people["b"], meeting)
+    assert a.welcome["you"]["role"] == "member"
+
+    def promote():
+        membership = Membership.objects.get(room=meeting.room, user=people["a"])
+        room_services.membership_set_role(
+            actor=people["owner"], membership=membership, role=Role.FACILITATOR
+        )
+
+    await sync_to_async(promote)()
+    closing = await a.until(lambda f: f["type"] == "closing", timeout=3)
+    assert closing["reason"] == "role_changed"
+    assert (await a.c.receive_output(2))["type"] == "websocket.close"
+    again = await ws(people["a"], meeting)
+    assert again.welcome["you"]["role"] == "facilitator"
+    await b.quiet()
+    assert all(f["type"] != "closing" for f in b.frames)  # only that member's sockets
