@@ -150,12 +150,10 @@ class MeetingConsumer(AsyncWebsocketConsumer):
         self.presence_text: str | None = None
         self.joined = False
         self.closed = False
-        # Every frame goes through this bounded queue, drained by the socket's own writer
-        # task: the hub never waits for one socket, and a socket that does not keep up is
-        # closed (slow_consumer) instead of growing without bound.
-        self.outbox: asyncio.Queue = asyncio.Queue(
-            maxsize=getattr(settings, "PAUSE_WS_SEND_QUEUE", SEND_QUEUE_FRAMES)
-        )
+        # Frames that cannot be written at once wait here for the socket's own writer
+        # task: the hub never waits for one socket, and send_text closes a socket that
+        # does not keep up (slow_consumer) instead of letting this grow without bound.
+        self.outbox: asyncio.Queue = asyncio.Queue()
         self.writer: asyncio.Task | None = None
         self.buffer: list[dict] = []
         self.sent_seq = 0
@@ -280,11 +278,7 @@ class MeetingConsumer(AsyncWebsocketConsumer):
             if backlog is None or backlog() > self.high_water:
                 self._slow_consumer()
                 return
-        try:
-            self.outbox.put_nowait(text)
-        except asyncio.QueueFull:  # the bounded queue, before the writer replaced it
-            self._slow_consumer()
-            return
+        self.outbox.put_nowait(text)
         self.queued_bytes = queued + size
 
     async def _send_now(self, text: str) -> bool:
@@ -308,12 +302,6 @@ class MeetingConsumer(AsyncWebsocketConsumer):
         self.high_water = high_water = getattr(
             settings, "PAUSE_WS_WRITE_HIGH_WATER", WRITE_HIGH_WATER
         )
-        if self.outbox.maxsize:
-            # The bound is send_text's (it depends on the transport): an unbounded queue,
-            # with what the bounded one holds.
-            bounded, self.outbox = self.outbox, asyncio.Queue()
-            while not bounded.empty():
-                self.outbox.put_nowait(bounded.get_nowait())
         while True:
             text = await self.outbox.get()
             if text is _CLOSE:
@@ -367,10 +355,7 @@ class MeetingConsumer(AsyncWebsocketConsumer):
         await self.send_text(encode({"type": "closing", "reason": reason}))
         if not self.closed:
             self.closed = True
-            try:
-                self.outbox.put_nowait(_CLOSE)
-            except asyncio.QueueFull:
-                self._slow_consumer()
+            self.outbox.put_nowait(_CLOSE)
 
     async def deliver(self, event: dict, cache: dict) -> None:
         """Called by the hub for each event of this meeting, in seq order."""

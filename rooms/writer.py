@@ -109,9 +109,6 @@ class Writer:
         self._start()
         return future
 
-    async def execute(self, participant, frame, lang: str) -> dict:
-        return await self.submit(participant, frame, lang)
-
     def _start(self) -> None:
         while self.pending and self.running < self._limit():
             batch: list[_Item] = []
