@@ -172,8 +172,8 @@ def _prefetch(calls: list[Call]) -> dict:
             ids.add(call.kwargs["challenge_id"])
     if len(ids) < 2:
         return {}
-    found = Challenge.objects.select_related("owner").filter(pk__in=ids)
-    return {("challenge", c.pk): c for c in found}
+    found = rows.challenges(ids, {c.actor.meeting_id for c in calls})
+    return {("challenge", pk): c for pk, c in found.items()}
 
 
 def _run_one(call: Call, meeting: Meeting | None, actor, cache: dict) -> tuple[Outcome, Ctx]:
@@ -357,10 +357,7 @@ def _challenge(ctx: Ctx, challenge_id: int) -> Challenge:
     key = ("challenge", challenge_id)
     c = ctx.cache.get(key)
     if c is None or c.meeting_id != ctx.meeting.pk:
-        c = Challenge.objects.select_related("owner").filter(pk=challenge_id, meeting=ctx.meeting)[
-            :1
-        ]
-        c = ctx.cache[key] = next(iter(c), None)
+        c = ctx.cache[key] = rows.challenges([challenge_id], [ctx.meeting.pk]).get(challenge_id)
     if c is None:
         raise NotFound(_("This challenge does not exist."), "challenge_id")
     return c
@@ -657,14 +654,16 @@ def idea_post(
     m = ctx.meeting
     if m.format == "hot-seat" and m.active_challenge_id != c.pk:
         raise WrongPhase(_("Only the challenge in the hot seat takes ideas now."), "challenge_id")
-    idea = Idea.objects.create(
-        meeting=m,
-        challenge=c,
-        author=ctx.actor,
-        kind=kind,
-        text=text,
-        anonymous=_anonymous(ctx, anonymous),
-        hidden=m.hide_until_reveal and kind == IdeaKind.IDEA,
+    idea = rows.create(
+        Idea(
+            meeting=m,
+            challenge=c,
+            author=ctx.actor,
+            kind=kind,
+            text=text,
+            anonymous=_anonymous(ctx, anonymous),
+            hidden=m.hide_until_reveal and kind == IdeaKind.IDEA,
+        )
     )
     ctx.emit("idea.posted", wire.idea_data(idea))
     return {"id": idea.pk}
