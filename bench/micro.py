@@ -1,5 +1,6 @@
-"""Micro-benchmarks: a big meeting's snapshot, a resume after many missed events, and
-acknowledged writes per second per web process.
+"""Micro-benchmarks: a big meeting's snapshot, a resume after many missed events, the
+CPU one ``idea.post`` costs the database thread, and acknowledged writes per second per
+web process.
 
 ``run_all`` and ``writes_all`` are called by ``bench.run``. The in-process half runs as
 ``python -m bench.micro inproc --meeting ID --participant ID`` in a process whose
@@ -85,6 +86,7 @@ def inproc(meeting_id: int, participant_id: int, runs: int) -> dict:
         texts = [encode(f) for f in frames]
         resume.append(time.perf_counter() - t0)
         events = len(texts) - 1
+    commands = _command_cpu(meeting_id, participant)  # last: it adds ideas
     return {
         "ideas": Idea.objects.filter(meeting_id=meeting_id).count(),
         "snapshot_bytes": size,
@@ -94,7 +96,51 @@ def inproc(meeting_id: int, participant_id: int, runs: int) -> dict:
         "snapshot_cached_queries": warm_queries,
         "resume_events": events,
         "resume": _summary(resume[1:]),
+        "commands": commands,
     }
+
+
+def _command_cpu(meeting_id: int, participant, posts: int = 200) -> dict:
+    """Process CPU per ``idea.post`` run by ``run_calls`` (what the writer's database
+    thread does: the transaction, its statements, the events), one per transaction and
+    five per transaction (group commit under load); with the statement count of one."""
+    import uuid
+
+    from django.db import connection
+
+    from rooms.models import Challenge
+    from rooms.services import meetings as svc
+
+    challenge_id = Challenge.objects.filter(meeting_id=meeting_id).values_list("pk", flat=True)[0]
+    out: dict = {}
+    for batch in (1, 5):
+        runs = posts // batch
+
+        def calls() -> list:
+            return [
+                svc.idea_post.call(
+                    actor=participant,
+                    ref=uuid.uuid4().hex,
+                    challenge_id=challenge_id,
+                    text="Une idée de plus",
+                )
+                for _ in range(batch)
+            ]
+
+        svc.run_calls(calls(), [])  # warm
+        cpu0, wall0 = time.process_time(), time.perf_counter()
+        for _ in range(runs):
+            svc.run_calls(calls(), [])
+        cpu, wall = time.process_time() - cpu0, time.perf_counter() - wall0
+        out[f"batch_{batch}"] = {
+            "cpu_ms_per_post": cpu / (runs * batch) * 1000,
+            "wall_ms_per_post": wall / (runs * batch) * 1000,
+        }
+    statements: list[str] = []
+    with connection.execute_wrapper(lambda ex, sql, *a: statements.append(sql) or ex(sql, *a)):
+        svc.run_calls(calls(), [])
+    out["statements_batch_5"] = len(statements)
+    return out
 
 
 # --------------------------------------------------------------------------- over a socket

@@ -382,6 +382,17 @@ def write(results: dict, docs: Path) -> None:
                 f"| resume: handshake with `?after=` → last event | {kind} |"
                 f" {s['resume']['median_ms']:.1f} ms | {s['resume']['p95_ms']:.1f} ms |"
             )
+        cmd = ip.get("commands")
+        if cmd:
+            one, five = cmd["batch_1"], cmd["batch_5"]
+            out += [
+                "",
+                "CPU of one `idea.post` on the database thread (`run_calls`: transaction,"
+                " statements, events; in process, no socket):"
+                f" {one['cpu_ms_per_post']:.2f} ms alone in its transaction,"
+                f" {five['cpu_ms_per_post']:.2f} ms each when five share one"
+                f" ({cmd['statements_batch_5']} statements for the five).",
+            ]
         out += ["", f"Load average during these: {micro.get('load', '?')}.", ""]
     writes = results.get("writes")
     if writes:
