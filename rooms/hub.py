@@ -25,10 +25,12 @@ import functools
 import json
 import logging
 import threading
+import time
 from collections import defaultdict
 from concurrent.futures import ThreadPoolExecutor
 from typing import TYPE_CHECKING
 
+from asgiref.sync import SyncToAsync
 from channels.db import DatabaseSyncToAsync, database_sync_to_async
 from channels.layers import get_channel_layer
 from django.conf import settings
@@ -49,8 +51,54 @@ PRESENCE_WINDOW = 0.15
 # Threads (each with its own database connection) for the sockets' database work on
 # PostgreSQL; ``PAUSE_DB_THREADS`` overrides it.
 DB_THREADS = 4
+# Seconds a pool connection that answered, with no error since, is trusted without
+# Django's health check (``CONN_HEALTH_CHECKS``: a ``SELECT 1`` before the first query
+# of every call, a tenth of a command's round trips).
+HEALTH_CHECK_EVERY = 1.0
+# Seconds a database thread keeps its connection, whatever ``CONN_MAX_AGE`` says: that
+# setting is for the request threads, which come and go under ASGI; the pool's threads
+# are few and fixed, and reconnecting on each call cost a connection setup per command.
+THREAD_CONNECTION_AGE = 300.0
 
 _pool: ThreadPoolExecutor | None = None
+
+
+def _tidy_connections() -> None:
+    """``close_old_connections`` (drop a broken or expired connection), with two
+    differences for the pool's few fixed threads: a connection lives
+    ``THREAD_CONNECTION_AGE`` seconds, and one checked less than ``HEALTH_CHECK_EVERY``
+    seconds ago with no error since keeps its check (a failure in between still closes
+    it, through ``errors_occurred``, and a connection the server dropped is found at most
+    that long later, as it would be by its next query)."""
+    now = time.monotonic()
+    for conn in connections.all(initialized_only=True):
+        if conn.connection is not None and getattr(conn, "pause_aged", None) is not conn.connection:
+            conn.close_at = now + THREAD_CONNECTION_AGE
+            conn.pause_aged = conn.connection
+        checked_at = getattr(conn, "pause_checked_at", None)
+        trusted = (
+            conn.health_check_done
+            and checked_at is not None
+            and now - checked_at < HEALTH_CHECK_EVERY
+        )
+        conn.close_if_unusable_or_obsolete()  # clears health_check_done
+        if conn.connection is None:
+            continue
+        if trusted and not conn.errors_occurred:
+            conn.health_check_done = True
+        elif not trusted:
+            conn.pause_checked_at = now  # its next query checks it first
+
+
+class _PoolCall(DatabaseSyncToAsync):
+    """``database_sync_to_async`` on the pool's threads, with ``_tidy_connections``."""
+
+    def thread_handler(self, loop, *args, **kwargs):
+        _tidy_connections()
+        try:
+            return SyncToAsync.thread_handler(self, loop, *args, **kwargs)
+        finally:
+            _tidy_connections()
 
 
 def encode(frame: dict) -> str:
@@ -66,7 +114,7 @@ def database_call(fn):
     if _pool is None:
         threads = int(getattr(settings, "PAUSE_DB_THREADS", DB_THREADS))
         _pool = ThreadPoolExecutor(max_workers=threads, thread_name_prefix="pause-db")
-    return DatabaseSyncToAsync(fn, thread_sensitive=False, executor=_pool)
+    return _PoolCall(fn, thread_sensitive=False, executor=_pool)
 
 
 @functools.cache
