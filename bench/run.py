@@ -176,16 +176,21 @@ def fanout(
     rss0 = sum(s.rss() for s in servers)
     workers = Workers(kind, origin, meetings, opts.procs)
     try:
-        t0 = time.perf_counter()
+        t0, cpu0 = time.perf_counter(), sum(s.cpu() for s in servers)
         replies = workers.all({"cmd": "connect", "concurrency": opts.concurrency})
         result["connect"] = connect_report(replies, time.perf_counter() - t0)
+        connect_cpu = sum(s.cpu() for s in servers) - cpu0
+        result["connect"]["server_cpu_ms_each"] = (
+            connect_cpu * 1000 / max(1, result["connect"]["connected"])
+        )
         time.sleep(1.0)  # let the heartbeat and presence traffic settle
         rss1 = sum(s.rss() for s in servers)
         result["rss_per_socket"] = (rss1 - rss0) / max(1, result["connect"]["connected"])
         result["rss_before_mb"] = rss0 / 2**20
         log(
             f"{scenario} {servers[0].kind}: {result['connect']['connected']}/{sockets} connected"
-            f" in {result['connect']['seconds']:.1f}s,"
+            f" in {result['connect']['seconds']:.1f}s"
+            f" ({result['connect']['server_cpu_ms_each']:.1f} ms server CPU each),"
             f" {result['rss_per_socket'] / 1024:.1f} KB/socket"
         )
         if result["connect"]["failed"]:
@@ -471,6 +476,11 @@ def main(argv: list[str] | None = None) -> int:
         help="serve the work tree as it is (default: a copy of the last commit)",
     )
     parser.add_argument("--no-report", action="store_true", help="do not write docs/")
+    parser.add_argument(
+        "--connect-only",
+        action="store_true",
+        help="A, B, C: connect (and measure RSS), post nothing",
+    )
     parser.add_argument("--out", type=Path, default=WORK / "results.json")
     opts = parser.parse_args(argv)
     if opts.quick:
@@ -501,6 +511,8 @@ def main(argv: list[str] | None = None) -> int:
     factor = 2.0 if opts.quick else 1.5
     steps_a = ladder(500, factor, 200_000)
     steps_b = ladder(250, factor, 200_000)
+    if opts.connect_only:
+        steps_a = steps_b = []
     db = redis = None
     seeded_a = seeded_b = None
 
