@@ -10,12 +10,13 @@ bytes, so the fan-out renders and encodes an event once per distinct view.
 
 from __future__ import annotations
 
+import functools
 import threading
 from collections import OrderedDict
 from dataclasses import dataclass
 
 from django.db import connection, transaction
-from django.db.models import CharField, Count, OuterRef, Q, Subquery, Value
+from django.db.models import Count
 
 from rooms import phases
 from rooms.models import (
@@ -390,13 +391,19 @@ class _BoardCache:
     the threads that run database calls."""
 
     WAIT_SECONDS = 5.0  # for another thread's build, before building one's own
+    NEUTRAL_SEQS = 1000  # neutral seqs kept per meeting (beyond: forgotten, rebuilt)
+    NEUTRAL_MEETINGS = 64  # meetings whose neutral seqs are kept
 
     def __init__(self, meetings: int, ideas: int):
         self.meetings, self.ideas = meetings, ideas
         self._lock = threading.Lock()
         self._items: OrderedDict[int, _Board] = OrderedDict()
         self._building: dict[tuple, _Pending] = {}
-        self.hits = self.misses = 0
+        # Per meeting, its creation time and the seqs of committed events known to leave
+        # its board as it was (``participant.joined``): a board cached at an earlier seq
+        # serves a later one when every event in between is one of these.
+        self._neutral: OrderedDict[int, tuple[object, set[int]]] = OrderedDict()
+        self.hits = self.misses = self.builds = 0
 
     def get_or_build(self, m: Meeting, build) -> _Board:
         """The board of ``m`` as read, built by ``build(m)`` once however many threads
@@ -407,10 +414,13 @@ class _BoardCache:
             return board
         key = (m.pk, m.last_seq, m.created_at)
         with self._lock:
-            pending = self._building.get(key)
+            # Or a build of an earlier seq with only neutral events since (sockets
+            # arriving together, each after its own join): the same board.
+            pending = self._building.get(key) or self._earlier_build(m)
             mine = pending is None
             if mine:
                 pending = self._building[key] = _Pending()
+                self.builds += 1
         if not mine:
             # The same committed state (same meeting, same seq): the same board.
             if pending.done.wait(self.WAIT_SECONDS) and pending.board is not None:
@@ -428,7 +438,9 @@ class _BoardCache:
     def get(self, m: Meeting) -> _Board | None:
         with self._lock:
             board = self._items.get(m.pk)
-            if board is None or board.version != (m.last_seq, m.created_at):
+            if board is not None and board.version != (m.last_seq, m.created_at):
+                board = self._carried(board, m)
+            if board is None:
                 self.misses += 1
                 return None
             self._items.move_to_end(m.pk)
@@ -447,13 +459,62 @@ class _BoardCache:
                 _id, gone = self._items.popitem(last=False)
                 total -= len(gone.ideas)
 
+    def _only_neutral_since(self, m: Meeting, seq: int, created_at) -> bool:
+        """Whether ``m``'s board at ``seq`` is its board now (with the lock held)."""
+        if created_at != m.created_at or seq > m.last_seq:
+            return False
+        known = self._neutral.get(m.pk)
+        return (
+            known is not None
+            and known[0] == m.created_at
+            and known[1].issuperset(range(seq + 1, m.last_seq + 1))
+        )
+
+    def _carried(self, board: _Board, m: Meeting) -> _Board | None:
+        """``board`` relabelled to ``m``'s seq if only neutral events came since, or None
+        (with the lock held)."""
+        seq, created_at = board.version
+        if not self._only_neutral_since(m, seq, created_at):
+            return None
+        board.version = (m.last_seq, m.created_at)
+        self._neutral[m.pk][1].difference_update(range(seq + 1, m.last_seq + 1))
+        return board
+
+    def _earlier_build(self, m: Meeting) -> _Pending | None:
+        """A build under way of ``m`` at an earlier seq that is its board now (with the
+        lock held)."""
+        found = [
+            (seq, pending)
+            for (pk, seq, created_at), pending in self._building.items()
+            if pk == m.pk and self._only_neutral_since(m, seq, created_at)
+        ]
+        return max(found, key=lambda x: x[0])[1] if found else None
+
+    def neutral(self, m: Meeting, seqs: range) -> None:
+        """The committed events ``seqs`` of ``m`` changed nothing a board holds."""
+        with self._lock:
+            known = self._neutral.pop(m.pk, None)
+            if known is None or known[0] != m.created_at or len(known[1]) > self.NEUTRAL_SEQS:
+                known = (m.created_at, set())
+            known[1].update(seqs)
+            self._neutral[m.pk] = known  # most recent last
+            while len(self._neutral) > self.NEUTRAL_MEETINGS:
+                self._neutral.popitem(last=False)
+
     def clear(self) -> None:
         with self._lock:
             self._items.clear()
-            self.hits = self.misses = 0
+            self._neutral.clear()
+            self.hits = self.misses = self.builds = 0
 
 
 _BOARDS = _BoardCache(SNAPSHOT_CACHE_MEETINGS, SNAPSHOT_CACHE_IDEAS)
+
+
+def board_unchanged(m: Meeting, before: int) -> None:
+    """Tell the board cache that the committed events of ``m`` after ``before`` (up to
+    ``m.last_seq``) changed nothing of its board (``participant.joined``)."""
+    _BOARDS.neutral(m, range(before + 1, m.last_seq + 1))
 
 
 def snapshot_for(meeting: Meeting | int, viewer: Viewer) -> tuple[dict, int]:
@@ -464,7 +525,7 @@ def snapshot_for(meeting: Meeting | int, viewer: Viewer) -> tuple[dict, int]:
     shared = not connection.in_atomic_block
     atomic = _consistent_read()
     try:
-        m = Meeting.objects.get(pk=meeting_id)
+        m = _meeting(meeting_id)
         board = _BOARDS.get_or_build(m, _build_board) if shared else _build_board(m)
         return _snapshot(m, board, viewer), m.last_seq
     finally:
@@ -503,18 +564,72 @@ def _ideas_for(board: _Board, v: Viewer, my_votes: set[int], my_reactions: dict)
     return out
 
 
+# The per-viewer reads below run for every snapshot (each socket's welcome): plain SQL
+# built once from the models' tables and columns, since the ORM's compiling of the same
+# queries cost ~1–2 ms of CPU each on a small machine, several times the rest of the
+# snapshot of a small meeting.
+
+
+def _qn(name: str) -> str:
+    return connection.ops.quote_name(name)
+
+
+def _rows(sql: str, params: list) -> list[tuple]:
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        return cursor.fetchall()
+
+
+@functools.cache
+def _meeting_sql(vendor: str) -> tuple[str, list[str], tuple]:
+    """The statement reading a meeting's row, its fields' names in ``from_db`` order, and
+    (index, column, converters) of each column the ORM converts on the way out (SQLite's
+    dates and booleans), as ``SQLCompiler`` does."""
+    meta = Meeting._meta
+    fields = meta.concrete_fields
+    sql = (
+        f"SELECT {', '.join(_qn(f.column) for f in fields)}"  # noqa: S608
+        f" FROM {_qn(meta.db_table)} WHERE {_qn(meta.pk.column)} = %s"
+    )
+    converters = []
+    for i, f in enumerate(fields):
+        col = f.get_col(meta.db_table)
+        found = connection.ops.get_db_converters(col) + col.get_db_converters(connection)
+        if found:
+            converters.append((i, col, tuple(found)))
+    return sql, [f.attname for f in fields], tuple(converters)
+
+
+def _meeting(meeting_id: int) -> Meeting:
+    """``Meeting.objects.get(pk=meeting_id)`` in plain SQL (a fifth of its CPU)."""
+    sql, names, converters = _meeting_sql(connection.vendor)
+    found = _rows(sql, [meeting_id])
+    if not found:
+        raise Meeting.DoesNotExist("Meeting matching query does not exist.")
+    values = list(found[0])
+    for i, col, funcs in converters:
+        for func in funcs:
+            values[i] = func(values[i], col, connection)
+    return Meeting.from_db(connection.alias, names, values)
+
+
+@functools.cache
+def _mine_sql() -> str:
+    v, r = Vote._meta, Reaction._meta
+    return (
+        f"SELECT {_qn('idea_id')}, '' FROM {_qn(v.db_table)}"  # noqa: S608
+        f" WHERE {_qn('participant_id')} = %s"
+        f" UNION ALL SELECT {_qn('idea_id')}, {_qn('emoji')} FROM {_qn(r.db_table)}"
+        f" WHERE {_qn('participant_id')} = %s"
+    )
+
+
 def _mine(v: Viewer) -> tuple[set[int], dict[int, set[str]]]:
     """The ideas ``v`` voted on, and its reactions per idea, in one query (a participant
     belongs to one meeting: no join needed)."""
-    votes = Vote.objects.filter(participant_id=v.participant_id).values_list(
-        "idea_id", Value("", output_field=CharField())
-    )
-    reactions = Reaction.objects.filter(participant_id=v.participant_id).values_list(
-        "idea_id", "emoji"
-    )
     my_votes: set[int] = set()
     my_reactions: dict[int, set[str]] = {}
-    for idea_id, emoji in votes.order_by().union(reactions.order_by(), all=True):
+    for idea_id, emoji in _rows(_mine_sql(), [v.participant_id, v.participant_id]):
         if emoji == "":
             my_votes.add(idea_id)
         else:
@@ -522,50 +637,79 @@ def _mine(v: Viewer) -> tuple[set[int], dict[int, set[str]]]:
     return my_votes, my_reactions
 
 
+@functools.cache
+def _participants_sql() -> str:
+    p, ms = Participant._meta, Membership._meta
+    return (
+        f"SELECT p.{_qn('id')}, p.{_qn('display_name')}, p.{_qn('user_id')},"  # noqa: S608
+        f" ms.{_qn('role')}, p.{_qn('muted')}, p.{_qn('removed')}"
+        f" FROM {_qn(p.db_table)} p"
+        f" LEFT JOIN {_qn(ms.db_table)} ms ON ms.{_qn('room_id')} = %s"
+        f" AND ms.{_qn('user_id')} = p.{_qn('user_id')}"
+        f" WHERE p.{_qn('meeting_id')} = %s ORDER BY p.{_qn('id')}"
+    )
+
+
 def _participants(m: Meeting) -> list[dict]:
     """Every participant with its role in the room now (a role changes with no event)."""
-    role = Membership.objects.filter(room_id=m.room_id, user_id=OuterRef("user_id")).values("role")[
-        :1
-    ]
-    rows = (
-        Participant.objects.filter(meeting_id=m.pk)
-        .annotate(room_role=Subquery(role))
-        .order_by("id")
-        .values_list("id", "display_name", "user_id", "room_role", "muted", "removed")
-    )
     # As ``participant_data``: a member of no role (left the room) shows as a member.
     return [
         {
             "id": pk,
             "name": name,
             "role": (room_role or "member") if user_id is not None else "guest",
-            "muted": muted,
-            "removed": removed,
+            "muted": bool(muted),
+            "removed": bool(removed),
         }
-        for pk, name, user_id, room_role, muted, removed in rows
+        for pk, name, user_id, room_role, muted, removed in _rows(
+            _participants_sql(), [m.room_id, m.pk]
+        )
     ]
+
+
+@functools.cache
+def _action_ids_sql(since_start: bool) -> str:
+    a, c, mt = Action._meta, Challenge._meta, Meeting._meta
+    changed = f" OR a.{_qn('updated_at')} >= %s" if since_start else ""
+    return (
+        f"SELECT a.{_qn('id')} FROM {_qn(a.db_table)} a"  # noqa: S608
+        f" JOIN {_qn(c.db_table)} c ON c.{_qn('id')} = a.{_qn('challenge_id')}"
+        f" JOIN {_qn(mt.db_table)} cm ON cm.{_qn('id')} = c.{_qn('meeting_id')}"
+        f" WHERE c.{_qn('meeting_id')} = %s"
+        f" OR (cm.{_qn('room_id')} = %s AND cm.{_qn('state')} = %s"
+        f" AND cm.{_qn('scheduled_at')} < %s"
+        f" AND (a.{_qn('status')} IN (%s, %s){changed}))"
+    )
+
+
+def _action_ids(m: Meeting) -> list[int]:
+    """The ids of the actions ``_actions`` returns, in one plain statement: most meetings
+    have none, and then the ORM's query (~2 ms of CPU to compile) is not made."""
+    at = Meeting._meta.get_field("scheduled_at")
+    params = [
+        m.pk,
+        m.room_id,
+        "ended",
+        at.get_db_prep_value(m.scheduled_at, connection),
+        ActionStatus.OPEN.value,
+        ActionStatus.IN_PROGRESS.value,
+    ]
+    if m.started_at:
+        params.append(at.get_db_prep_value(m.started_at, connection))
+    return [pk for (pk,) in _rows(_action_ids_sql(bool(m.started_at)), params)]
 
 
 def _actions(m: Meeting) -> tuple[list[dict], list[dict]]:
     """This meeting's actions, and the follow-ups: open actions of earlier meetings, and
     those whose status changed during this one (so a snapshot equals the events applied
-    to the previous one). One query for both, one for their ideas."""
-    still_open = Q(status__in=(ActionStatus.OPEN, ActionStatus.IN_PROGRESS))
-    if m.started_at:
-        still_open |= Q(updated_at__gte=m.started_at)
-    earlier = Q(
-        still_open,
-        challenge__meeting__room_id=m.room_id,
-        challenge__meeting__state="ended",
-        challenge__meeting__scheduled_at__lt=m.scheduled_at,
-    )
-    rows = list(
-        Action.objects.filter(Q(challenge__meeting_id=m.pk) | earlier)
-        .select_related("owner", "challenge")
-        .order_by("id")
-    )
-    if not rows:
+    to the previous one). One query for their ids (``_action_ids``) and, when there are
+    some, one for them and one for their ideas."""
+    ids = _action_ids(m)
+    if not ids:
         return [], []
+    rows = list(
+        Action.objects.filter(pk__in=ids).select_related("owner", "challenge").order_by("id")
+    )
     idea_ids: dict[int, list[int]] = {}
     for action_id, idea_id in Action.source_ideas.through.objects.filter(
         action_id__in=[a.pk for a in rows]

@@ -282,3 +282,46 @@ def test_threads_reading_the_same_state_wait_for_one_build():
     first.join(5)
     second.join(5)
     assert len(errors) == 1 and got["after"].version == (1, m2.created_at)
+
+def test_a_build_at_an_earlier_seq_serves_arrivals_after_it():
+    """Sockets arriving together each read the meeting after their own join: a build
+    under way at an earlier seq is theirs too when only joins came since (one build),
+    not when another event did (a build of its own)."""
+    created = timezone.now()
+    cache = wire._BoardCache(meetings=3, ideas=100)
+    started, release = threading.Event(), threading.Event()
+    builds = []
+
+    def slow(meeting):
+        builds.append(("slow", meeting.last_seq))
+        started.set()
+        release.wait(5)
+        return wire._Board(meeting, [], [], [], [])
+
+    def other(meeting):
+        builds.append(("other", meeting.last_seq))
+        return wire._Board(meeting, [], [], [], [])
+
+    got = {}
+    at5 = SimpleNamespace(pk=1, last_seq=5, created_at=created)
+    first = threading.Thread(target=lambda: got.setdefault(5, cache.get_or_build(at5, slow)))
+    first.start()
+    assert started.wait(5)
+    at7 = SimpleNamespace(pk=1, last_seq=7, created_at=created)
+    cache.neutral(at7, range(6, 8))  # two joins committed meanwhile
+    second = threading.Thread(target=lambda: got.setdefault(7, cache.get_or_build(at7, other)))
+    second.start()
+    second.join(0.2)
+    assert second.is_alive()  # waiting for the build at seq 5
+    release.set()
+    first.join(5)
+    second.join(5)
+    assert builds == [("slow", 5)] and got[5] is got[7]
+    assert cache.get(at7) is got[5] and cache.builds == 1  # and kept for seq 7
+    at9 = SimpleNamespace(pk=1, last_seq=9, created_at=created)
+    cache.neutral(at9, range(9, 10))  # seq 8 was not a join
+    assert cache.get(at9) is None
+    assert cache.get_or_build(at9, other) is not got[5]
+    assert builds[-1] == ("other", 9)
+    again = SimpleNamespace(pk=1, last_seq=9, created_at=timezone.now())  # a reused id
+    assert cache.get(again) is None
