@@ -26,6 +26,7 @@ from django.utils import translation
 from pydantic import ValidationError
 
 from rooms import selectors, wire, writer
+from rooms.broadcast import publish_events_async
 from rooms.errors import DomainError
 from rooms.guests import guest_key_for
 from rooms.hub import database_call, encode, hub
@@ -158,6 +159,7 @@ class MeetingConsumer(AsyncWebsocketConsumer):
         self.buffer: list[dict] = []
         self.sent_seq = 0
         guest_key = guest_key_for(self.scope.get("cookies", {}), self.meeting_id)
+        joined: list = []  # a first join's event, published from here (no thread hop)
         try:
             # One database call: the session (pause/asgi.py only parses the cookies), the
             # user, the participant, its role and the meeting.
@@ -166,11 +168,15 @@ class MeetingConsumer(AsyncWebsocketConsumer):
                 user=self.scope.get("user"),
                 guest_key=guest_key,
                 session_key=self.scope.get("session_key"),
+                into=joined,
             )
         except DomainError as e:
             # Refused before accept: the handshake fails with 403, nothing was joined.
             await self.close(code=CLOSE_FORBIDDEN if e.code == "forbidden" else CLOSE_NOT_FOUND)
             return
+        finally:
+            for meeting_id, events in joined:
+                await publish_events_async(meeting_id, events)
         user = participant.user if participant.user_id is not None else None
         self.lang = (user.language if user is not None else None) or _language(self.scope)
         self.user_id = participant.user_id

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import functools
+
 from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.db import connection
@@ -15,16 +17,23 @@ from rooms.protocol import PROTOCOL_VERSION
 
 
 def connection_authorize(
-    *, meeting_id: int, user=None, guest_key=None, session_key: str | None = None
+    *,
+    meeting_id: int,
+    user=None,
+    guest_key=None,
+    session_key: str | None = None,
+    into: list | None = None,
 ) -> tuple[Participant, wire.Viewer]:
     """The participant a socket acts as, or ``NotFound`` (never reveal that a meeting of a
     room you are not in exists). The user is ``user``, or the one logged in with
     ``session_key`` (``rooms.socket_auth``). The participant comes with its meeting (for
     ``room_id``) and, for a user, its user.
 
-    A returning member (the participant row exists: reconnects, other tabs) costs the
-    session's query and one query for participant, meeting, user and role; a first join
-    writes the participant (``services.participant_join``)."""
+    Through a session, a returning member (the participant row exists: reconnects, other
+    tabs) costs the session's query and one query for user, participant, meeting and role;
+    a first join costs the same two and the participant's write
+    (``services.participant_join``, told the role read here). ``into`` receives the
+    join's events to publish, as ``broadcast.on_commit_publish``'s."""
     from rooms.socket_auth import login_holds, session_login
 
     login = None
@@ -33,19 +42,20 @@ def connection_authorize(
     if user is not None and not user.is_authenticated:
         user = None
     if login is not None:
-        participant = _returning_member(meeting_id, login[1])
-        if participant is not None and login_holds(login, participant.user):
-            if participant.member_role is None:
+        found = _session_member(meeting_id, login[1])
+        if found is not None and login_holds(login, found[0]):
+            user, participant, access = found
+            if access is None or access[2] is None:  # no such meeting, or not a member
                 raise NotFound(_("This meeting does not exist."))
+            if participant is None:
+                meeting, _allow_guests, role = access
+                participant = services.participant_join(
+                    meeting=meeting, user=user, role=role, into=into
+                )
+                participant.user, participant.meeting = user, meeting
             if participant.removed:
                 raise Forbidden(_("You were removed from this meeting."))
-            return participant, wire.Viewer(
-                participant.pk, participant.member_role, participant.user_id
-            )
-        if participant is None:
-            user = login[0].get_user(login[1])
-            if not login_holds(login, user):
-                user = None
+            return participant, wire.Viewer(participant.pk, access[2], participant.user_id)
     access = _meeting_access(meeting_id, user.pk if user is not None else None)
     if access is None:
         raise NotFound(_("This meeting does not exist."))
@@ -53,7 +63,7 @@ def connection_authorize(
     if user is not None:
         if role is None:
             raise NotFound(_("This meeting does not exist."))
-        participant = services.participant_join(meeting=meeting, user=user)
+        participant = services.participant_join(meeting=meeting, user=user, role=role, into=into)
         participant.user = user
     elif guest_key is not None and allow_guests:
         participant = Participant.objects.filter(meeting=meeting, guest_key=guest_key).first()
@@ -94,46 +104,63 @@ def _meeting_access(
     return meeting, bool(allow_guests), role
 
 
-def _returning_member(meeting_id: int, user_id: int) -> Participant | None:
-    """The participant of ``user_id`` in the meeting with ``member_role`` (None if no
-    longer a member), and cached on it its meeting (id and room) and its user (what the
-    session's checks and the language need). One statement in plain SQL, as
-    ``rooms.services.rows`` does, since it runs for every returning socket: ~0.3 ms of CPU
-    where the ORM's join with a subquery cost ~2 ms. The participant's other columns
-    (``guest_key``, ``joined_at``) are left deferred: a socket never reads them."""
+# The user's columns a socket reads: the session's checks (``password``, ``is_active``),
+# the language, and the name a first join gives the participant (``public_name``).
+_USER_FIELDS = ("id", "password", "is_active", "language", "display_name", "email")
+
+
+@functools.cache
+def _session_member_sql() -> str:
     qn = connection.ops.quote_name
-    p, mt, u, ms = (m._meta for m in (Participant, Meeting, get_user_model(), Membership))
-    sql = (
-        f"SELECT p.{qn('id')}, p.{qn('display_name')}, p.{qn('muted')}, p.{qn('removed')},"  # noqa: S608
-        f" mt.{qn('room_id')}, ms.{qn('role')},"
-        f" u.{qn('password')}, u.{qn('is_active')}, u.{qn('language')}"
-        f" FROM {qn(p.db_table)} p"
-        f" JOIN {qn(mt.db_table)} mt ON mt.{qn('id')} = p.{qn('meeting_id')}"
-        f" JOIN {qn(u.db_table)} u ON u.{qn('id')} = p.{qn('user_id')}"
+    u, p, mt, r, ms = (m._meta for m in (get_user_model(), Participant, Meeting, Room, Membership))
+    user_columns = ", ".join(f"u.{qn(u.get_field(n).column)}" for n in _USER_FIELDS)
+    return (
+        f"SELECT {user_columns}, mt.{qn('room_id')}, r.{qn('allow_guests')}, ms.{qn('role')},"  # noqa: S608
+        f" p.{qn('id')}, p.{qn('display_name')}, p.{qn('muted')}, p.{qn('removed')}"
+        f" FROM {qn(u.db_table)} u"
+        f" LEFT JOIN {qn(mt.db_table)} mt ON mt.{qn('id')} = %s"
+        f" LEFT JOIN {qn(r.db_table)} r ON r.{qn('id')} = mt.{qn('room_id')}"
         f" LEFT JOIN {qn(ms.db_table)} ms ON ms.{qn('room_id')} = mt.{qn('room_id')}"
-        f" AND ms.{qn('user_id')} = p.{qn('user_id')}"
-        f" WHERE p.{qn('meeting_id')} = %s AND p.{qn('user_id')} = %s"
+        f" AND ms.{qn('user_id')} = u.{qn('id')}"
+        f" LEFT JOIN {qn(p.db_table)} p ON p.{qn('meeting_id')} = mt.{qn('id')}"
+        f" AND p.{qn('user_id')} = u.{qn('id')}"
+        f" WHERE u.{qn('id')} = %s"
     )
+
+
+def _session_member(meeting_id: int, user_id: int):
+    """``(user, participant, access)`` for the user a session is logged in with: the
+    user (the columns of ``_USER_FIELDS``; None if there is no such user: then the whole
+    answer is None), its participant in the meeting (None before its first join) with
+    its meeting (id and room) and user cached on it, and ``access`` as ``_meeting_access``
+    gives it (None: no such meeting). One statement in plain SQL, as
+    ``rooms.services.rows`` does, since it runs for every socket: ~0.3 ms of CPU where
+    the ORM's queries (user, participant with its role, meeting) cost ~2–3 ms. The
+    participant's other columns (``guest_key``, ``joined_at``) are left deferred: a socket
+    never reads them."""
     with connection.cursor() as cursor:
-        cursor.execute(sql, [meeting_id, user_id])
+        cursor.execute(_session_member_sql(), [meeting_id, user_id])
         row = cursor.fetchone()
     if row is None:
         return None
-    pk, name, muted, removed, room_id, role, password, is_active, language = row
+    n = len(_USER_FIELDS)
     db = connection.alias
-    participant = Participant.from_db(
-        db,
-        ["id", "meeting_id", "user_id", "display_name", "muted", "removed"],
-        [pk, meeting_id, user_id, name, bool(muted), bool(removed)],
-    )
-    participant.member_role = role
-    participant.meeting = Meeting.from_db(db, ["id", "room_id"], [meeting_id, room_id])
-    participant.user = get_user_model().from_db(
-        db,
-        ["id", "password", "is_active", "language"],
-        [user_id, password, bool(is_active), language],
-    )
-    return participant
+    user_values = list(row[:n])
+    user_values[2] = bool(user_values[2])  # is_active (an integer on SQLite)
+    user = get_user_model().from_db(db, _USER_FIELDS, user_values)
+    room_id, allow_guests, role, pk, name, muted, removed = row[n:]
+    if room_id is None:
+        return user, None, None
+    meeting = Meeting.from_db(db, ["id", "room_id"], [meeting_id, room_id])
+    participant = None
+    if pk is not None:
+        participant = Participant.from_db(
+            db,
+            ["id", "meeting_id", "user_id", "display_name", "muted", "removed"],
+            [pk, meeting_id, user_id, name, bool(muted), bool(removed)],
+        )
+        participant.meeting, participant.user = meeting, user
+    return user, participant, (meeting, bool(allow_guests), role)
 
 
 def _you(participant: Participant, viewer: wire.Viewer) -> dict:

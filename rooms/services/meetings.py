@@ -17,7 +17,7 @@ from collections.abc import Callable
 from contextlib import nullcontext
 from dataclasses import dataclass, field
 
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, connection, transaction
 from django.db.models import Count, Max
 from django.utils import timezone, translation
 from django.utils.translation import gettext as _
@@ -325,29 +325,70 @@ def meeting_command(name: str, *, check: bool = True, validates_first: bool = Fa
 
 
 def participant_join(
-    *, meeting: Meeting, user=None, guest_key=None, display_name: str | None = None
+    *,
+    meeting: Meeting,
+    user=None,
+    guest_key=None,
+    display_name: str | None = None,
+    role: str | None = None,
+    into: list | None = None,
 ) -> Participant:
     """The participant of ``user`` (a room member) or of a guest in ``meeting``, created on
-    first join with a ``participant.joined`` event."""
+    first join with a ``participant.joined`` event.
+
+    ``role``: the user's role in the room, when the caller has just read it (the socket's
+    connect, which also knows there was no participant a moment ago): the join then goes
+    straight to the meeting's lock, and saves the role's query and the ORM's lookups.
+    ``into``: as ``broadcast.on_commit_publish``'s, for a caller on the event loop."""
     lookup = {"user": user} if user is not None else {"guest_key": guest_key}
     if user is None and guest_key is None:
         raise Invalid(_("A participant is a user or a guest."))
-    existing = Participant.objects.filter(meeting=meeting, **lookup).first()
-    if existing is not None:
-        return existing
-    name = display_name or (user.public_name if user is not None else _("Guest"))
-    with transaction.atomic():
-        locked = _lock_meeting(meeting.pk)
-        existing = Participant.objects.filter(meeting=locked, **lookup).first()
+    if role is None:
+        existing = Participant.objects.filter(meeting=meeting, **lookup).first()
         if existing is not None:
             return existing
-        p = Participant.objects.create(meeting=locked, display_name=name[:60], **lookup)
-        ctx = Ctx(meeting=locked, actor=p, role=_role(locked, p))
+    name = display_name or (user.public_name if user is not None else _("Guest"))
+    with transaction.atomic():
+        locked = rows.lock_meetings([meeting.pk]).get(meeting.pk)
+        if locked is None:
+            raise NotFound(_("This meeting does not exist."))
+        # Another socket of the same user (or another tab of the guest) may have joined
+        # since: every join takes the meeting's lock first, so its row is visible now.
+        if role is None or _participant_exists(locked.pk, user, guest_key):
+            existing = Participant.objects.filter(meeting=locked, **lookup).first()
+            if existing is not None:
+                return existing
+        p = rows.create(Participant(meeting=locked, display_name=name[:60], **lookup))
+        ctx = Ctx(meeting=locked, actor=p, role=role or _role(locked, p))
+        before = locked.last_seq
         ctx.emit("participant.joined", wire.participant_data(p, ctx.role))
         _save_events(ctx.events)
-        locked.save(update_fields=["last_seq"])
-        broadcast.on_commit_publish(locked.pk, ctx.events)
+        rows.save_last_seq(locked)
+        broadcast.on_commit_publish(locked.pk, ctx.events, into)
+        # A join changes no idea, challenge, cluster or takeaway: the snapshot's board
+        # cached for the seq before it serves the one after (a meeting filling up does
+        # not rebuild its board once per arrival).
+        transaction.on_commit(lambda: wire.board_unchanged(locked, before))
     return p
+
+
+def _participant_exists(meeting_id: int, user, guest_key) -> bool:
+    """Whether the meeting has a participant of ``user`` (or of the guest ``guest_key``):
+    one plain statement, for the join's check under the lock, which nearly always finds
+    none."""
+    qn = connection.ops.quote_name
+    if user is not None:
+        column, value = "user_id", user.pk
+    else:
+        field = Participant._meta.get_field("guest_key")
+        column, value = field.column, field.get_db_prep_value(guest_key, connection)
+    sql = (
+        f"SELECT 1 FROM {qn(Participant._meta.db_table)}"  # noqa: S608
+        f" WHERE {qn('meeting_id')} = %s AND {qn(column)} = %s"
+    )
+    with connection.cursor() as cursor:
+        cursor.execute(sql, [meeting_id, value])
+        return cursor.fetchone() is not None
 
 
 # --------------------------------------------------------------------------- lookups

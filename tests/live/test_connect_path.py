@@ -8,13 +8,15 @@ import pytest
 from asgiref.sync import sync_to_async
 from django.conf import settings as django_settings
 from django.contrib.sessions.models import Session
+from django.db import connection
 from django.test import Client
+from django.test.utils import CaptureQueriesContext
 
 from rooms import hub as hub_module
 from rooms import selectors, services
 from rooms.errors import Forbidden, NotFound
 from rooms.hub import hub
-from rooms.models import Membership, Participant, Role
+from rooms.models import Meeting, MeetingEvent, Membership, Participant, Role
 from tests.live.fixtures_extra import drain
 
 # --------------------------------------------------------------------------- the session
@@ -59,6 +61,67 @@ def test_a_first_join_through_the_session_writes_the_participant(
     participant, viewer = _authorize(meeting, _session_key(user))
     assert Participant.objects.filter(pk=participant.pk, user=user).exists()
     assert viewer.role == Role.FACILITATOR and viewer.facilitator
+
+
+def _statements(queries) -> list[str]:
+    """The statements run, without the savepoints of the test's own transaction."""
+    return [
+        q["sql"].split()[0].upper()
+        for q in queries
+        if not q["sql"].upper().startswith(("SAVEPOINT", "RELEASE"))
+    ]
+
+
+def test_a_returning_member_writes_nothing(joined):
+    meeting, _user, key = joined
+    with CaptureQueriesContext(connection) as ctx:
+        _authorize(meeting, key)
+    assert _statements(ctx.captured_queries) == ["SELECT", "SELECT"]
+
+
+def test_a_first_join_is_the_session_one_read_and_the_write(db, meeting_factory, member_factory):
+    """A first join through the session: the session, one read (user, meeting, role, no
+    participant), then under the meeting's lock a check that no other socket of the user
+    joined meanwhile, the participant, its event and the meeting's seq; no ORM lookup of
+    the user, the participant or the role of its own."""
+    meeting = meeting_factory()
+    user = member_factory(meeting.room, display_name="Ada Arrives")
+    key = _session_key(user)
+    published: list = []
+    with CaptureQueriesContext(connection) as ctx:
+        participant, viewer = selectors.connection_authorize(
+            meeting_id=meeting.pk, session_key=key, into=published
+        )
+    assert _statements(ctx.captured_queries) == [
+        "SELECT",  # the session
+        "SELECT",  # user, meeting, role, participant
+        "SELECT",  # the meeting, locked
+        "SELECT",  # a participant of the user since?
+        "INSERT",  # the participant
+        "INSERT",  # participant.joined
+        "UPDATE",  # the meeting's last_seq
+    ]
+    assert participant.display_name == "Ada Arrives" and viewer.role == Role.MEMBER
+    assert participant.meeting.room_id == meeting.room_id and participant.user.pk == user.pk
+    (event,) = MeetingEvent.objects.filter(meeting=meeting, name="participant.joined")
+    assert event.data["id"] == participant.pk and event.data["role"] == Role.MEMBER
+    meeting.refresh_from_db()
+    assert meeting.last_seq == event.seq
+
+
+def test_a_second_socket_joining_meanwhile_finds_the_first_ones_participant(
+    db, meeting_factory, member_factory
+):
+    """Two sockets of one user, both reading "no participant yet": the second finds the
+    first one's row under the meeting's lock and writes nothing."""
+    meeting = meeting_factory()
+    user = member_factory(meeting.room)
+    first = services.participant_join(meeting=meeting, user=user, role=Role.MEMBER)
+    seq = Meeting.objects.get(pk=meeting.pk).last_seq
+    second = services.participant_join(meeting=meeting, user=user, role=Role.MEMBER)
+    assert second.pk == first.pk
+    assert Meeting.objects.get(pk=meeting.pk).last_seq == seq
+    assert Participant.objects.filter(meeting=meeting, user=user).count() == 1
 
 
 @pytest.mark.parametrize(
@@ -165,3 +228,19 @@ async def test_a_departure_reaches_the_others_after_a_burst(ws, live_meeting):
         if last and b_id not in {p["id"] for p in last["participants"]}:
             break
     assert last is not None and b_id not in {p["id"] for p in last["participants"]}
+
+
+@live_db
+async def test_a_first_join_reaches_the_others_once(ws, live_meeting):
+    """The join's event, published from the socket's connect after the join commits,
+    reaches the sockets already there; the newcomer's welcome already holds it (its
+    snapshot is read after the join) and it gets no copy of it."""
+    meeting, people = await sync_to_async(live_meeting)()
+    fac = await ws(people["fac"], meeting)
+    newcomer = await ws(people["a"], meeting)
+    me = newcomer.welcome["you"]["participant_id"]
+    assert me in {p["id"] for p in newcomer.welcome["snapshot"]["participants"]}
+    event = await fac.event("participant.joined")
+    assert event["data"]["id"] == me and event["seq"] == newcomer.welcome["seq"]
+    await asyncio.sleep(0.3)
+    assert [f for f in await drain(newcomer, 0.2) if f["type"] == "event"] == []

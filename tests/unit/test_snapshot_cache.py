@@ -283,6 +283,29 @@ def test_threads_reading_the_same_state_wait_for_one_build():
     second.join(5)
     assert len(errors) == 1 and got["after"].version == (1, m2.created_at)
 
+
+def test_arrivals_keep_the_board_and_a_write_after_them_does_not(board, member_factory):
+    """A ``participant.joined`` changes nothing a board holds: a meeting filling up serves
+    its cached board at each arrival (counted: no rebuild), and the snapshot still lists
+    the newcomers as one built from nothing does. Any other event after them builds the
+    board again."""
+    meeting, _users, p, viewers, _ids = board
+    snapshot_for(meeting.pk, viewers["member"])  # the board, cached
+    misses = wire._BOARDS.misses
+    newcomers = [member_factory(meeting.room, display_name=f"New {n}") for n in range(3)]
+    joined = [services.participant_join(meeting=meeting, user=u) for u in newcomers[:2]]
+    _got, seq = snapshot_for(meeting.pk, viewers["member"])
+    joined.append(services.participant_join(meeting=meeting, user=newcomers[2]))
+    again, seq_again = snapshot_for(meeting.pk, viewers["member"])
+    assert wire._BOARDS.misses == misses
+    assert seq_again == seq + 1
+    assert {x.pk for x in joined} <= {x["id"] for x in again["participants"]}
+    assert _json(again) == _json(_fresh(meeting.pk, viewers["member"])[0])
+    services.phase_set(actor=p["fac"], phase="vote")
+    snapshot_for(meeting.pk, viewers["member"])
+    assert wire._BOARDS.misses == misses + 1
+
+
 def test_a_build_at_an_earlier_seq_serves_arrivals_after_it():
     """Sockets arriving together each read the meeting after their own join: a build
     under way at an earlier seq is theirs too when only joins came since (one build),
