@@ -210,9 +210,10 @@ def stream_open(
             "snapshot": snapshot,
         }
         return [welcome], seq
-    participant.refresh_from_db(fields=["muted", "display_name"])
+    participant.display_name, participant.muted, last_seq = _resume_state(
+        participant.pk, meeting_id
+    )
     you = _you(participant, viewer)
-    last_seq = Meeting.objects.values_list("last_seq", flat=True).get(pk=meeting_id)
     reason = None
     if after < 0 or after > last_seq:  # the consumer turns a malformed cursor into -1
         reason = "cursor_unknown"
@@ -250,16 +251,72 @@ def _refresh(participant: Participant, snapshot: dict) -> None:
     participant.refresh_from_db(fields=["muted", "display_name"])
 
 
-def events_after(*, meeting_id: int, after: int, viewer: wire.Viewer) -> list[dict]:
-    """The log after ``after`` for ``viewer``, read as columns (no model instances)."""
-    rows = (
-        MeetingEvent.objects.filter(meeting_id=meeting_id, seq__gt=after)
-        .order_by("seq")
-        .values_list("seq", "name", "at", "actor_id", "data")
+@functools.cache
+def _resume_sql() -> str:
+    qn = connection.ops.quote_name
+    p, mt = Participant._meta, Meeting._meta
+    return (
+        f"SELECT p.{qn('display_name')}, p.{qn('muted')}, mt.{qn('last_seq')}"  # noqa: S608
+        f" FROM {qn(p.db_table)} p JOIN {qn(mt.db_table)} mt ON mt.{qn('id')} = %s"
+        f" WHERE p.{qn('id')} = %s"
     )
-    return [
-        wire.event_frame(
-            {"seq": seq, "name": name, "at": wire.iso(at), "actor": actor, "data": data}, viewer
+
+
+def _resume_state(participant_id: int, meeting_id: int) -> tuple[str, bool, int]:
+    """The participant's name and muting now, and the meeting's last seq, in one plain
+    statement (a resuming socket's; the ORM's two queries cost ~1 ms of CPU)."""
+    with connection.cursor() as cursor:
+        cursor.execute(_resume_sql(), [meeting_id, participant_id])
+        row = cursor.fetchone()
+    if row is None:
+        raise Meeting.DoesNotExist("Meeting matching query does not exist.")
+    name, muted, last_seq = row
+    return name, bool(muted), last_seq
+
+
+_EVENT_FIELDS = ("seq", "name", "at", "actor", "data")
+
+
+@functools.cache
+def _events_sql(vendor: str) -> tuple[str, tuple]:
+    """The statement reading a meeting's log after a seq, and (index, column, converters)
+    of each column the ORM converts on the way out (the JSON data, SQLite's dates), as
+    ``SQLCompiler`` does."""
+    qn = connection.ops.quote_name
+    meta = MeetingEvent._meta
+    fields = [meta.get_field(n) for n in _EVENT_FIELDS]
+    sql = (
+        f"SELECT {', '.join(qn(f.column) for f in fields)} FROM {qn(meta.db_table)}"  # noqa: S608
+        f" WHERE {qn('meeting_id')} = %s AND {qn('seq')} > %s ORDER BY {qn('seq')}"
+    )
+    converters = []
+    for i, f in enumerate(fields):
+        col = f.get_col(meta.db_table)
+        found = connection.ops.get_db_converters(col) + col.get_db_converters(connection)
+        if found:
+            converters.append((i, col, tuple(found)))
+    return sql, tuple(converters)
+
+
+def events_after(*, meeting_id: int, after: int, viewer: wire.Viewer) -> list[dict]:
+    """The log after ``after`` for ``viewer``, read as columns (no model instances) in
+    plain SQL: a resuming socket reads it on connect (the ORM's query cost ~1 ms of CPU
+    to compile, as much as rendering a few events)."""
+    sql, converters = _events_sql(connection.vendor)
+    with connection.cursor() as cursor:
+        cursor.execute(sql, [meeting_id, after])
+        rows = cursor.fetchall()
+    out = []
+    for row in rows:
+        values = list(row)
+        for i, col, funcs in converters:
+            for func in funcs:
+                values[i] = func(values[i], col, connection)
+        seq, name, at, actor, data = values
+        out.append(
+            wire.event_frame(
+                {"seq": seq, "name": name, "at": wire.iso(at), "actor": actor, "data": data},
+                viewer,
+            )
         )
-        for seq, name, at, actor, data in rows
-    ]
+    return out

@@ -13,7 +13,7 @@ from django.test import Client
 from django.test.utils import CaptureQueriesContext
 
 from rooms import hub as hub_module
-from rooms import selectors, services
+from rooms import selectors, services, wire
 from rooms.errors import Forbidden, NotFound
 from rooms.hub import hub
 from rooms.models import Meeting, MeetingEvent, Membership, Participant, Role
@@ -244,3 +244,26 @@ async def test_a_first_join_reaches_the_others_once(ws, live_meeting):
     assert event["data"]["id"] == me and event["seq"] == newcomer.welcome["seq"]
     await asyncio.sleep(0.3)
     assert [f for f in await drain(newcomer, 0.2) if f["type"] == "event"] == []
+
+
+def test_a_resume_reads_its_state_and_the_log_in_two_statements(
+    db, meeting_factory, member_factory
+):
+    """A socket resuming with ``?after=``: its name and muting as they are now and the
+    meeting's last seq in one statement, the missed events in another."""
+    meeting = meeting_factory()
+    user = member_factory(meeting.room)
+    participant = services.participant_join(meeting=meeting, user=user)
+    second = services.participant_join(meeting=meeting, user=member_factory(meeting.room))
+    Participant.objects.filter(pk=participant.pk).update(display_name="Renamed", muted=True)
+    viewer = wire.Viewer(participant.pk, Role.MEMBER, user.pk)
+    with CaptureQueriesContext(connection) as ctx:
+        frames, seq = selectors.stream_open(
+            meeting_id=meeting.pk, participant=participant, viewer=viewer, after=1
+        )
+    assert _statements(ctx.captured_queries) == ["SELECT", "SELECT"]
+    welcome, event = frames
+    assert welcome["resumed"] is True and welcome["seq"] == 1
+    assert welcome["you"]["name"] == "Renamed" and welcome["you"]["muted"] is True
+    assert event["name"] == "participant.joined" and event["data"]["id"] == second.pk
+    assert seq == event["seq"] == 2
