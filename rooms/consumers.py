@@ -9,6 +9,7 @@ services' results and domain errors into frames. Rules live in ``rooms.services`
 from __future__ import annotations
 
 import asyncio
+import collections
 import contextlib
 import functools
 import json
@@ -76,6 +77,8 @@ def _write_backlog(send):
 class TokenBucket:
     """``rate`` tokens per second, at most ``burst`` saved up."""
 
+    __slots__ = ("at", "burst", "rate", "tokens")
+
     def __init__(self, rate: float, burst: int) -> None:
         self.rate, self.burst = rate, burst
         self.tokens = float(burst)
@@ -122,8 +125,28 @@ def _language(scope) -> str:
 class MeetingConsumer(AsyncWebsocketConsumer):
     # No channel per socket: the hub subscribes once per process (rooms/hub.py).
     channel_layer_alias = "__pause_no_layer__"
+    groups = ()  # none (Channels' __init__ gives each socket an empty list otherwise)
+    # What an idle socket does not need is made on first use and dropped after it:
     replies: set[asyncio.Task] | None = None  # the tasks waiting for commands' replies
+    # Frames that cannot be written at once wait here for the socket's own writer task,
+    # which runs while there are some: the hub never waits for one socket, and send_text
+    # closes a socket that does not keep up (slow_consumer) instead of letting this grow
+    # without bound.
+    outbox: collections.deque | None = None
+    writer: asyncio.Task | None = None
     writing = False  # the writer task holds a frame it has not handed to the server yet
+    bucket: TokenBucket | None = None  # the rate limit, from the first frame received
+
+    async def __call__(self, scope, receive, send) -> None:
+        """Channels' ``AsyncConsumer.__call__`` for a consumer with no channel layer, without
+        its ``await_many_dispatch``: that keeps a task, an ``asyncio.wait`` and its futures
+        per socket to wait on one source, where awaiting ``receive`` does the same."""
+        self.scope = scope
+        self.channel_layer = None
+        self.base_send = send
+        with contextlib.suppress(StopConsumer):
+            while True:
+                await self.dispatch(await receive())
 
     async def dispatch(self, message) -> None:
         """Channels' ``dispatch`` without its ``aclose_old_connections`` before every
@@ -151,11 +174,6 @@ class MeetingConsumer(AsyncWebsocketConsumer):
         self.presence_text: str | None = None
         self.joined = False
         self.closed = False
-        # Frames that cannot be written at once wait here for the socket's own writer
-        # task: the hub never waits for one socket, and send_text closes a socket that
-        # does not keep up (slow_consumer) instead of letting this grow without bound.
-        self.outbox: asyncio.Queue = asyncio.Queue()
-        self.writer: asyncio.Task | None = None
         self.buffer: list[dict] = []
         self.sent_seq = 0
         guest_key = guest_key_for(self.scope.get("cookies", {}), self.meeting_id)
@@ -185,9 +203,6 @@ class MeetingConsumer(AsyncWebsocketConsumer):
         # not its meeting, room or user objects.
         participant._state.fields_cache.clear()
         self.participant = participant
-        self.bucket = TokenBucket(
-            settings.PAUSE_RATE_LIMIT_PER_SECOND, settings.PAUSE_RATE_LIMIT_BURST
-        )
         self.presence_entry = Entry(
             uuid.uuid4().hex, self.participant.pk, self.participant.display_name, self.viewer.role
         )
@@ -196,7 +211,7 @@ class MeetingConsumer(AsyncWebsocketConsumer):
         await hub.join(self.meeting_id, self)
         self.joined = True
         await self.accept()
-        self.writer = asyncio.get_running_loop().create_task(self._write())
+        self._watch_backlog()
         try:
             frames, seq = await database_call(selectors.stream_open)(
                 meeting_id=self.meeting_id,
@@ -266,7 +281,7 @@ class MeetingConsumer(AsyncWebsocketConsumer):
         if not self.welcomed:
             await self._send_now(text)
             return
-        if not self.writing and self.outbox.empty():
+        if not self.writing and not self.outbox:
             backlog = getattr(self, "backlog", None)
             if backlog is not None and backlog() <= self.high_water:
                 # Fast path (daphne: its send never waits): nothing queued and the client
@@ -275,7 +290,7 @@ class MeetingConsumer(AsyncWebsocketConsumer):
                 return
         size = sys.getsizeof(text)
         queued = getattr(self, "queued_bytes", 0)
-        frames = self.outbox.qsize()
+        frames = len(self.outbox) if self.outbox is not None else 0
         if frames and (
             frames >= getattr(settings, "PAUSE_WS_SEND_QUEUE", SEND_QUEUE_FRAMES)
             or queued + size > getattr(settings, "PAUSE_WS_SEND_QUEUE_BYTES", SEND_QUEUE_BYTES)
@@ -284,8 +299,16 @@ class MeetingConsumer(AsyncWebsocketConsumer):
             if backlog is None or backlog() > self.high_water:
                 self._slow_consumer()
                 return
-        self.outbox.put_nowait(text)
+        self._queue(text)
         self.queued_bytes = queued + size
+
+    def _queue(self, item) -> None:
+        """Put ``item`` in the outbox, starting the writer task if it is not running."""
+        if self.outbox is None:
+            self.outbox = collections.deque()
+        self.outbox.append(item)
+        if self.writer is None:
+            self.writer = asyncio.get_running_loop().create_task(self._write())
 
     async def _send_now(self, text: str) -> bool:
         """Hand one frame to the server; on failure say so and close the socket."""
@@ -303,23 +326,31 @@ class MeetingConsumer(AsyncWebsocketConsumer):
                 await self._close_socket(1011)
             return False
 
+    def _watch_backlog(self) -> None:
+        self.backlog = _write_backlog(self.base_send)
+        self.high_water = getattr(settings, "PAUSE_WS_WRITE_HIGH_WATER", WRITE_HIGH_WATER)
+
     async def _write(self) -> None:
-        self.backlog = backlog = _write_backlog(self.base_send)
-        self.high_water = high_water = getattr(
-            settings, "PAUSE_WS_WRITE_HIGH_WATER", WRITE_HIGH_WATER
-        )
-        while True:
-            text = await self.outbox.get()
-            if text is _CLOSE:
-                await self._close_socket(CLOSE_POLICY)
-                return
-            self.writing = True  # send_text's fast path waits until this frame is out
-            self.queued_bytes = getattr(self, "queued_bytes", 0) - sys.getsizeof(text)
-            if not await self._send_now(text):
-                return
-            while backlog is not None and backlog() > high_water:
-                await asyncio.sleep(0.005)
-            self.writing = False
+        """Write the outbox, then end: an idle socket holds no task and no outbox."""
+        backlog, high_water = getattr(self, "backlog", None), getattr(self, "high_water", 0)
+        me = asyncio.current_task()
+        try:
+            while self.outbox:
+                text = self.outbox.popleft()
+                if text is _CLOSE:
+                    await self._close_socket(CLOSE_POLICY)
+                    return
+                self.writing = True  # send_text's fast path waits until this frame is out
+                self.queued_bytes = getattr(self, "queued_bytes", 0) - sys.getsizeof(text)
+                if not await self._send_now(text):
+                    return
+                while backlog is not None and backlog() > high_water:
+                    await asyncio.sleep(0.005)
+                self.writing = False
+            self.outbox = None
+        finally:
+            if self.writer is me:
+                self.writer = None
 
     async def _close_socket(self, code: int) -> None:
         """Close an accepted socket with ``code``. Daphne (autobahn) refuses to send any
@@ -336,8 +367,8 @@ class MeetingConsumer(AsyncWebsocketConsumer):
         self.closed = True
         if self.writer is not None:
             self.writer.cancel()
-        while not self.outbox.empty():  # its frames are not kept: it resumes by seq
-            self.outbox.get_nowait()
+        self.outbox = None  # its frames are not kept: it resumes by seq
+        self.writing = False
         self.queued_bytes = 0
 
         async def close() -> None:
@@ -361,7 +392,7 @@ class MeetingConsumer(AsyncWebsocketConsumer):
         await self.send_text(encode({"type": "closing", "reason": reason}))
         if not self.closed:
             self.closed = True
-            self.outbox.put_nowait(_CLOSE)
+            self._queue(_CLOSE)
 
     async def deliver(self, event: dict, cache: dict) -> None:
         """Called by the hub for each event of this meeting, in seq order."""
@@ -463,6 +494,10 @@ class MeetingConsumer(AsyncWebsocketConsumer):
         except (ValueError, RecursionError):
             await self._error("invalid", "frame: invalid", ref)
             return
+        if self.bucket is None:
+            self.bucket = TokenBucket(
+                settings.PAUSE_RATE_LIMIT_PER_SECOND, settings.PAUSE_RATE_LIMIT_BURST
+            )
         if not self.bucket.take():
             with translation.override(self.lang):
                 message = str(translation.gettext("Slow down: too many actions at once."))

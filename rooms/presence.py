@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from django.conf import settings
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Entry:
     conn: str
     id: int
