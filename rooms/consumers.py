@@ -50,14 +50,43 @@ _CLOSE = object()  # in the outbox: close the socket once what precedes it is wr
 
 
 def _write_backlog(send):
-    """A function giving the bytes written to this socket but not yet handed to the kernel,
+    """A function giving the bytes written to this socket but not yet handed to the kernel
+    (``backlog(adding)``: as they would be once ``adding`` more characters are written),
     or None when the server does not tell.
 
     Daphne's ``send`` never waits: it appends to the Twisted transport's buffer, which
     grows without bound when the peer stops reading. Reading that buffer lets the writer
     wait as it would on a server with backpressure, so a slow socket fills its own bounded
     queue instead of the process's memory.
+
+    Uvicorn's ``send`` waits when the frame it writes leaves the transport's buffer over
+    its high-water mark (the transport pauses writing). A frame that cannot do that, on a
+    transport that is not paused, is written without suspending: then the hub can write
+    to the socket directly (``send_text``'s fast path) instead of starting a writer task
+    for each frame. Any other case reads as over every high water.
     """
+    owner = getattr(send, "__self__", None)
+    transport = getattr(owner, "transport", None)
+    if hasattr(transport, "get_write_buffer_limits"):
+        if hasattr(owner, "_paused"):  # uvicorn --ws websockets (websockets' legacy protocol)
+
+            def paused() -> bool:
+                return owner._paused
+        elif isinstance(getattr(owner, "writable", None), asyncio.Event):  # websockets-sansio
+
+            def paused() -> bool:
+                return not owner.writable.is_set()
+        else:
+            return None
+
+        def buffered(adding: int = 0) -> int:
+            size = transport.get_write_buffer_size()
+            # 4 bytes per character at most in UTF-8, plus the frame's header.
+            if paused() or size + 4 * adding + 14 > transport.get_write_buffer_limits()[1]:
+                return sys.maxsize
+            return size
+
+        return buffered
     # Under channels' session middleware, ``send`` is a wrapper holding the real one.
     for _ in range(4):
         if not isinstance(send, functools.partial):
@@ -67,7 +96,7 @@ def _write_backlog(send):
     if transport is None or not hasattr(transport, "dataBuffer"):
         return None
 
-    def backlog() -> int:
+    def backlog(adding: int = 0) -> int:
         pending = len(transport.dataBuffer) - getattr(transport, "offset", 0)
         return pending + getattr(transport, "_tempDataLen", 0)
 
@@ -283,9 +312,10 @@ class MeetingConsumer(AsyncWebsocketConsumer):
             return
         if not self.writing and not self.outbox:
             backlog = getattr(self, "backlog", None)
-            if backlog is not None and backlog() <= self.high_water:
-                # Fast path (daphne: its send never waits): nothing queued and the client
-                # keeps up, so write now instead of waking the writer task for one frame.
+            if backlog is not None and backlog(len(text)) <= self.high_water:
+                # Fast path: nothing queued and the client keeps up (daphne's send never
+                # waits, uvicorn's does not while under its high water), so write now
+                # instead of starting a writer task for one frame.
                 await self._send_now(text)
                 return
         size = sys.getsizeof(text)

@@ -185,12 +185,16 @@ class Process:
 
 
 class Web(Process):
-    """One daphne web process of Pause."""
+    """One web process of Pause: daphne (the development server), or uvicorn as
+    docker-compose.yml runs it."""
 
-    def __init__(self, env: dict, log_dir: Path, max_message: int = 65536) -> None:
+    def __init__(
+        self, env: dict, log_dir: Path, max_message: int = 65536, server: str = "daphne"
+    ) -> None:
         self.port = free_port()
-        super().__init__(
-            [
+        self.server = server
+        commands = {
+            "daphne": [
                 str(VENV_BIN / "daphne"),
                 "-b",
                 "127.0.0.1",
@@ -200,9 +204,20 @@ class Web(Process):
                 str(max_message),
                 "pause.asgi:application",
             ],
-            env,
-            log_dir / f"daphne-{self.port}.log",
-        )
+            "uvicorn": [
+                str(VENV_BIN / "uvicorn"),
+                "--host",
+                "127.0.0.1",
+                "--port",
+                str(self.port),
+                "--ws",
+                "websockets",
+                "--ws-max-size",
+                str(max_message),
+                "pause.asgi:application",
+            ],
+        }
+        super().__init__(commands[server], env, log_dir / f"{server}-{self.port}.log")
         self.started_at = 0.0
         self.ready = False
 
@@ -219,7 +234,7 @@ class Web(Process):
             return r.status == 200
 
     def wait_ready(self, timeout: float = 60) -> None:
-        wait_until(self.healthy, timeout, 0.1, what=f"daphne on port {self.port}")
+        wait_until(self.healthy, timeout, 0.1, what=f"{self.server} on port {self.port}")
         self.ready = True
 
 
@@ -258,12 +273,21 @@ class Helper:
 
 
 class Cluster:
-    """PostgreSQL database + Redis + ``n`` daphne processes + the helper."""
+    """PostgreSQL database + Redis + ``n`` web processes (daphne unless ``server``
+    says) + the helper."""
 
     def __init__(
-        self, tmp: Path, *, db_name: str, webs: int = 2, extra_env=None, max_message=65536
+        self,
+        tmp: Path,
+        *,
+        db_name: str,
+        webs: int = 2,
+        extra_env=None,
+        max_message=65536,
+        server: str = "daphne",
     ) -> None:
         self.max_message = max_message
+        self.server = server
         self.tmp = tmp
         self.redis = RedisServer(tmp)
         self.db = PostgresDatabase(db_name)
@@ -305,7 +329,9 @@ class Cluster:
             timeout=300,
         )
         self.helper = Helper(self.env(), self.tmp)
-        self.webs = [Web(self.env(), self.tmp, self.max_message) for _ in range(self.n_webs)]
+        self.webs = [
+            Web(self.env(), self.tmp, self.max_message, self.server) for _ in range(self.n_webs)
+        ]
         for web in self.webs:
             web.start()
         for web in self.webs:

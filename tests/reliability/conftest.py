@@ -17,7 +17,9 @@ def cluster_factory(tmp_path):
     process is killed when the test ends, whatever happens."""
     started: list[Cluster] = []
 
-    def make(*, db_name: str, webs: int = 2, env=None, max_message: int = 65536) -> Cluster:
+    def make(
+        *, db_name: str, webs: int = 2, env=None, max_message: int = 65536, server="daphne"
+    ) -> Cluster:
         if not redis_available():
             need_service("redis-server", "install it (apt-get install redis-server)")
         if not postgres_available():
@@ -28,6 +30,7 @@ def cluster_factory(tmp_path):
             webs=webs,
             extra_env=env,
             max_message=max_message,
+            server=server,
         )
         started.append(cluster)
         cluster.start()

@@ -282,8 +282,9 @@ class RssSampler:
         return self.peak - self.start
 
 
+@pytest.mark.parametrize("server", ["daphne", "uvicorn"])
 def test_a_client_that_stops_reading_is_closed_and_does_not_slow_the_others(
-    cluster_factory, record_property
+    cluster_factory, record_property, server
 ):
     """A socket that stops reading during a burst is closed with closing{slow_consumer}
     and resumes by seq with no gap; daphne's RSS grows by less than 32 MB while the client
@@ -293,7 +294,11 @@ def test_a_client_that_stops_reading_is_closed_and_does_not_slow_the_others(
     # daphne's default 64 KiB limit also caps what the server sends (a snapshot): raised
     # here, as docs/reliability.md asks for production.
     cluster = cluster_factory(
-        db_name="pause_reliability_slow", webs=1, env=ENV, max_message=16 * 2**20
+        db_name=f"pause_reliability_slow_{server}",
+        webs=1,
+        env=ENV,
+        max_message=16 * 2**20,
+        server=server,
     )
     web = cluster.webs[0]
     clock["cluster"] = time.monotonic()
