@@ -467,8 +467,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--rooms", type=int, default=100, help="meetings in B, C and D")
     parser.add_argument(
         "--conn-max-age",
-        default="60",
-        help="DJANGO_CONN_MAX_AGE of the servers (docker-compose.yml's default is 0)",
+        default="0",
+        help="DJANGO_CONN_MAX_AGE of the servers (default: docker-compose.yml's, 0; the"
+        " sockets' database threads keep their connections whatever it is)",
     )
     parser.add_argument(
         "--worktree",
