@@ -200,9 +200,8 @@ def stop(proc: subprocess.Popen, timeout: float = 10.0) -> None:
         proc.wait(5)
 
 
-# Seconds Django keeps a database connection (``DJANGO_CONN_MAX_AGE``, 0 as in production);
-# ``bench.run``
-# sets it from ``--conn-max-age``.
+# Seconds Django keeps a database connection (``DJANGO_CONN_MAX_AGE``, 0 as in
+# production); ``bench.run`` sets it from ``--conn-max-age``.
 CONN_MAX_AGE = {"value": "0"}
 
 
