@@ -124,7 +124,7 @@ def _role(meeting: Meeting, actor: Participant) -> str:
 
 
 def _save_events(events: list[MeetingEvent]) -> None:
-    rows.insert(events, ("meeting", "seq", "name", "actor", "data", "at"))
+    rows.insert(events, rows.EVENT_FIELDS)
 
 
 @dataclass
@@ -142,11 +142,14 @@ class Call:
     validates_first: bool = False
 
 
-def _actors(calls: list[Call]) -> dict[int, tuple]:
+def _actors(calls: list[Call], found: list[Participant] | None = None) -> dict[int, tuple]:
     """Each actor's row as it is now and their role in the room (or the Forbidden error
-    to raise), in one query whatever the number of calls."""
+    to raise), in one query whatever the number of calls (none with ``found``, the rows
+    ``rows.open_batch`` read)."""
     actors: dict[int, tuple] = {}
-    for p in rows.participants_with_roles(c.actor.pk for c in calls):
+    if found is None:
+        found = rows.participants_with_roles(c.actor.pk for c in calls)
+    for p in found:
         if p.user_id is None:
             actors[p.pk] = (p, "guest")
         else:
@@ -161,19 +164,17 @@ def _receipts(calls: list[Call]) -> dict[tuple[int, str], Outcome]:
     return {k: Outcome(r["seq"], r["result"], replayed=True) for k, r in stored.items()}
 
 
-def _prefetch(calls: list[Call]) -> dict:
-    """The challenges the batch's first commands name, read in one query: what
-    ``_challenge`` would read one by one (up to the first command that may change them)."""
+def _challenges_named(calls: list[Call]) -> set[int]:
+    """The challenges the batch's first commands name: what ``_challenge`` would read one
+    by one, read with the batch's first statements instead (up to the first command that
+    may change a challenge)."""
     ids = set()
     for call in calls:
         if not call.validates_first:
             break
         if isinstance(call.kwargs.get("challenge_id"), int):
             ids.add(call.kwargs["challenge_id"])
-    if len(ids) < 2:
-        return {}
-    found = rows.challenges(ids, {c.actor.meeting_id for c in calls})
-    return {("challenge", pk): c for pk, c in found.items()}
+    return ids
 
 
 def _run_one(call: Call, meeting: Meeting | None, actor, cache: dict) -> tuple[Outcome, Ctx]:
@@ -221,13 +222,18 @@ def run_calls(calls: list[Call], published: list | None = None) -> list[Outcome 
     batch = len(calls) > 1
     results: list[Outcome | Exception] = []
     with transaction.atomic():
-        meetings = rows.lock_meetings(c.actor.meeting_id for c in calls)
-        actors = _actors(calls)
-        done = _receipts(calls)
+        meetings, found, stored, challenges = rows.open_batch(
+            (c.actor.meeting_id for c in calls),
+            (c.actor.pk for c in calls),
+            [(c.actor.pk, c.ref) for c in calls if c.ref],
+            _challenges_named(calls),
+        )
+        actors = _actors(calls, found)
+        done = {k: Outcome(r["seq"], r["result"], replayed=True) for k, r in stored.items()}
         events: dict[int, list[MeetingEvent]] = {}
         dirty: dict[int, set[str]] = {}
         receipts: list[CommandReceipt] = []
-        cache = _prefetch(calls) if batch else {}
+        cache = {("challenge", pk): c for pk, c in challenges.items()}
         for call in calls:
             key = (call.actor.pk, call.ref)
             if call.ref and key in done:
@@ -276,12 +282,13 @@ def run_calls(calls: list[Call], published: list | None = None) -> list[Outcome 
                 actors = _actors(calls)  # a mute or removal applies to what follows
             results.append(outcome)
         for pk, fields in dirty.items():
-            if fields == {"last_seq"}:
-                rows.save_last_seq(meetings[pk])
-            elif fields:
+            if fields - {"last_seq"}:
                 meetings[pk].save(update_fields=sorted(fields))
-        _save_events([e for evs in events.values() for e in evs])
-        rows.insert(receipts, ("participant", "ref", "result", "created_at"))
+        rows.close_batch(
+            [meetings[pk] for pk, fields in dirty.items() if fields == {"last_seq"}],
+            [e for evs in events.values() for e in evs],
+            receipts,
+        )
         for pk, evs in events.items():
             broadcast.on_commit_publish(pk, evs, into=published)
     return results

@@ -1,12 +1,15 @@
 """The write path's fixed statements in plain SQL (``run_calls``, group commit).
 
 Each transaction of commands runs these once: lock the meetings, read the actors with
-their roles, look up the receipts, then save the events, the receipts and the meetings'
-``last_seq``; the commonest command, ``idea.post``, also reads its challenge and inserts
-its idea here. Built by the ORM they cost ~0.3–0.9 ms of CPU each on a small machine,
-mostly in compiling the query and building the rows; written here once they cost a
-tenth of that (``python -m bench.micro rows`` measures both). Everything else (the rarer
-commands) stays on the ORM. Portable between PostgreSQL and SQLite: values go in through
+their roles, look up the receipts (``open_batch``), then save the meetings' ``last_seq``,
+the events and the receipts (``close_batch``); the commonest command, ``idea.post``,
+also reads its challenge and inserts its idea here. Built by the ORM they cost ~0.3–0.9
+ms of CPU each on a small machine, mostly in compiling the query and building the rows;
+written here once they cost a tenth of that (``python -m bench.run --scenarios micro``
+gives the CPU of an ``idea.post``). On PostgreSQL each of the two groups goes in one
+round trip (several statements in one query, their results read in turn): a round trip
+costs about as much CPU in the driver as building a statement. Everything else (the
+rarer commands) stays on the ORM. Portable between PostgreSQL and SQLite: values go in through
 each field's own database preparation and come out through the same converters the ORM
 applies (``_converters``), into instances made by ``Model.from_db``. The statements are
 built from the models' table and column names and ``%s`` placeholders only (hence the
@@ -79,17 +82,84 @@ def _fetch(sql: str, params: Sequence) -> list:
         return cursor.fetchall()
 
 
-def lock_meetings(ids: Iterable[int]) -> dict[int, Meeting]:
-    """The meetings, locked in id order (every writer locks in that order)."""
-    ids = sorted(set(ids))
-    if not ids:
-        return {}
+Statement = tuple[str, list]
+
+
+def _script(statements: Sequence[Statement | None]) -> list:
+    """Run ``statements`` in order (None: skipped); the rows of each (None for one that
+    returns none). On PostgreSQL in one round trip: the driver binds the parameters on
+    the client side, so several statements can go as one query; elsewhere one by one."""
+    todo = [st for st in statements if st is not None]
+    out: list = []
+    with connection.cursor() as cursor:
+        if connection.vendor == "postgresql" and len(todo) > 1:
+            cursor.execute(";\n".join(sql for sql, _ in todo), [p for _, ps in todo for p in ps])
+            for i in range(len(todo)):
+                out.append(cursor.fetchall() if cursor.description is not None else None)
+                if i < len(todo) - 1:
+                    cursor.nextset()
+        else:
+            for sql, params in todo:
+                cursor.execute(sql, params)
+                out.append(cursor.fetchall() if cursor.description is not None else None)
+    found = iter(out)
+    return [None if st is None else next(found) for st in statements]
+
+
+def _lock_sql(ids: list[int]) -> Statement:
     lock = " FOR UPDATE" if connection.features.has_select_for_update else ""
     sql = (
         f"SELECT {_columns(Meeting, 'm')} FROM {_qn(Meeting._meta.db_table)} m"  # noqa: S608
         f" WHERE m.{_qn('id')} IN ({_marks(len(ids))}) ORDER BY m.{_qn('id')}{lock}"
     )
-    return {m.pk: m for m in _instances(Meeting, _fetch(sql, ids))}
+    return sql, list(ids)
+
+
+def lock_meetings(ids: Iterable[int]) -> dict[int, Meeting]:
+    """The meetings, locked in id order (every writer locks in that order)."""
+    ids = sorted(set(ids))
+    if not ids:
+        return {}
+    return {m.pk: m for m in _instances(Meeting, _fetch(*_lock_sql(ids)))}
+
+
+def open_batch(
+    meeting_ids: Iterable[int],
+    participant_ids: Iterable[int],
+    pairs: Sequence[tuple[int, str]],
+    challenge_ids: Iterable[int] = (),
+) -> tuple[dict[int, Meeting], list[Participant], dict[tuple[int, str], dict], dict]:
+    """``lock_meetings``, ``participants_with_roles``, ``receipts`` and ``challenges``
+    together: the start of a batch of commands (one round trip on PostgreSQL, the locks
+    first)."""
+    meeting_ids, participant_ids = sorted(set(meeting_ids)), sorted(set(participant_ids))
+    challenge_ids = sorted(set(challenge_ids))
+    locked, found, stored, named = _script(
+        [
+            _lock_sql(meeting_ids) if meeting_ids else None,
+            _participants_sql(participant_ids) if participant_ids else None,
+            _receipts_sql(pairs) if pairs else None,
+            _challenges_sql(challenge_ids, meeting_ids) if challenge_ids and meeting_ids else None,
+        ]
+    )
+    return (
+        {m.pk: m for m in _instances(Meeting, locked or ())},
+        _with_roles(found or ()),
+        _stored(stored or ()),
+        _with_owners(named or ()),
+    )
+
+
+def close_batch(last_seqs: Sequence[Meeting], events: Sequence[Model], receipts: Sequence[Model]):
+    """``save_last_seq`` of each meeting, then the events' and the receipts' inserts: the
+    end of a batch of commands (one round trip on PostgreSQL)."""
+    _script(
+        [
+            *(_last_seq_sql(m) for m in last_seqs),
+            _insert_sql(events, EVENT_FIELDS) if events else None,
+            _insert_sql(receipts, RECEIPT_FIELDS) if receipts else None,
+        ]
+    )
 
 
 def challenges(ids: Iterable[int], meeting_ids: Iterable[int]) -> dict[int, Challenge]:
@@ -98,6 +168,10 @@ def challenges(ids: Iterable[int], meeting_ids: Iterable[int]) -> dict[int, Chal
     ids, meeting_ids = sorted(set(ids)), sorted(set(meeting_ids))
     if not ids or not meeting_ids:
         return {}
+    return _with_owners(_fetch(*_challenges_sql(ids, meeting_ids)))
+
+
+def _challenges_sql(ids: list[int], meeting_ids: list[int]) -> Statement:
     c, p = Challenge._meta, Participant._meta
     sql = (
         f"SELECT {_columns(Challenge, 'c')}, {_columns(Participant, 'p')}"  # noqa: S608
@@ -106,8 +180,12 @@ def challenges(ids: Iterable[int], meeting_ids: Iterable[int]) -> dict[int, Chal
         f" WHERE c.{_qn('id')} IN ({_marks(len(ids))})"
         f" AND c.{_qn('meeting_id')} IN ({_marks(len(meeting_ids))})"
     )
+    return sql, [*ids, *meeting_ids]
+
+
+def _with_owners(rows: Iterable[Sequence]) -> dict[int, Challenge]:
     found = {}
-    for challenge in _instances(Challenge, _fetch(sql, [*ids, *meeting_ids])):
+    for challenge in _instances(Challenge, rows):
         (owner,) = _instances(Participant, [challenge.extra])
         del challenge.extra, owner.extra
         Challenge.owner.field.set_cached_value(challenge, owner)
@@ -121,6 +199,10 @@ def participants_with_roles(ids: Iterable[int]) -> list[Participant]:
     ids = sorted(set(ids))
     if not ids:
         return []
+    return _with_roles(_fetch(*_participants_sql(ids)))
+
+
+def _participants_sql(ids: list[int]) -> Statement:
     p, m, ms = Participant._meta, Meeting._meta, Membership._meta
     sql = (
         f"SELECT {_columns(Participant, 'p')}, ms.{_qn('role')}"  # noqa: S608
@@ -130,7 +212,11 @@ def participants_with_roles(ids: Iterable[int]) -> list[Participant]:
         f" AND ms.{_qn('user_id')} = p.{_qn('user_id')}"
         f" WHERE p.{_qn('id')} IN ({_marks(len(ids))})"
     )
-    found = _instances(Participant, _fetch(sql, ids))
+    return sql, list(ids)
+
+
+def _with_roles(rows: Iterable[Sequence]) -> list[Participant]:
+    found = _instances(Participant, rows)
     for participant in found:
         (participant.member_role,) = participant.extra
         del participant.extra
@@ -141,6 +227,10 @@ def receipts(pairs: Sequence[tuple[int, str]]) -> dict[tuple[int, str], dict]:
     """The stored result of each (participant id, ref) already answered."""
     if not pairs:
         return {}
+    return _stored(_fetch(*_receipts_sql(pairs)))
+
+
+def _receipts_sql(pairs: Sequence[tuple[int, str]]) -> Statement:
     table = _qn(CommandReceipt._meta.db_table)
     pids = sorted({pid for pid, _ref in pairs})
     refs = sorted({ref for _pid, ref in pairs})
@@ -149,16 +239,29 @@ def receipts(pairs: Sequence[tuple[int, str]]) -> dict[tuple[int, str], dict]:
         f" WHERE {_qn('participant_id')} IN ({_marks(len(pids))})"
         f" AND {_qn('ref')} IN ({_marks(len(refs))})"
     )
-    with connection.cursor() as cursor:
-        cursor.execute(sql, [*pids, *refs])
-        rows = cursor.fetchall()
+    return sql, [*pids, *refs]
+
+
+def _stored(rows: Iterable[Sequence]) -> dict[tuple[int, str], dict]:
     return {(pid, ref): json.loads(r) if isinstance(r, str) else r for pid, ref, r in rows}
 
 
 def insert(objs: Sequence[Model], fields: Sequence[str]) -> None:
     """One INSERT of ``objs`` (all of one model), columns ``fields``; no ids returned."""
-    if not objs:
-        return
+    if objs:
+        _fetch_none(*_insert_sql(objs, fields))
+
+
+EVENT_FIELDS = ("meeting", "seq", "name", "actor", "data", "at")
+RECEIPT_FIELDS = ("participant", "ref", "result", "created_at")
+
+
+def _fetch_none(sql: str, params: Sequence) -> None:
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+
+
+def _insert_sql(objs: Sequence[Model], fields: Sequence[str]) -> Statement:
     meta = objs[0]._meta
     columns = [meta.get_field(name) for name in fields]
     row = f"({_marks(len(columns))})"
@@ -167,8 +270,7 @@ def insert(objs: Sequence[Model], fields: Sequence[str]) -> None:
         f" VALUES {', '.join([row] * len(objs))}"
     )
     params = [c.get_db_prep_save(getattr(o, c.attname), connection) for o in objs for c in columns]
-    with connection.cursor() as cursor:
-        cursor.execute(sql, params)
+    return sql, params
 
 
 def create(obj: Model) -> Model:
@@ -189,7 +291,10 @@ def create(obj: Model) -> Model:
 
 
 def save_last_seq(meeting: Meeting) -> None:
+    _fetch_none(*_last_seq_sql(meeting))
+
+
+def _last_seq_sql(meeting: Meeting) -> Statement:
     table = _qn(Meeting._meta.db_table)
     sql = f"UPDATE {table} SET {_qn('last_seq')} = %s WHERE {_qn('id')} = %s"  # noqa: S608
-    with connection.cursor() as cursor:
-        cursor.execute(sql, [meeting.last_seq, meeting.pk])
+    return sql, [meeting.last_seq, meeting.pk]

@@ -77,3 +77,25 @@ def test_create_inserts_one_row_and_sets_its_id(cast):
     stored = Idea.objects.get(pk=idea.pk)
     assert fields(stored) == fields(idea)
     assert stored.anonymous is True and stored.removed is False
+
+
+def test_a_lone_idea_post_is_three_round_trips_on_postgresql(cast):
+    """Lock, actor, receipt and challenge in one; the idea's insert; last_seq, event and
+    receipt in one (plus BEGIN and COMMIT). SQLite runs the same statements one by one."""
+    from rooms.services import meetings as svc
+
+    call = svc.idea_post.call(
+        actor=cast["other"], ref="r-1", challenge_id=cast.challenge_id, text="Un atelier"
+    )
+    before = cast.refresh().last_seq
+    with CaptureQueriesContext(connection) as queries:
+        (outcome,) = svc.run_calls([call], [])
+    sent = [q["sql"] for q in queries if q["sql"] not in ("BEGIN", "BEGIN IMMEDIATE", "COMMIT")]
+    if connection.vendor == "postgresql":
+        assert len(sent) == 3, sent
+    else:
+        assert len(sent) == 8, sent
+    assert outcome.seq == before + 1 == cast.refresh().last_seq
+    assert Idea.objects.get(pk=outcome.result["id"]).text == "Un atelier"
+    (replayed,) = svc.run_calls([call], [])  # the receipt was written
+    assert replayed.replayed and replayed.seq == outcome.seq
