@@ -17,6 +17,7 @@ import logging
 import sys
 import time
 import uuid
+from types import MappingProxyType
 from urllib.parse import parse_qs
 
 from channels.consumer import get_handler_name
@@ -151,31 +152,92 @@ def _language(scope) -> str:
     return settings.LANGUAGE_CODE
 
 
+_NO_SCOPE: MappingProxyType = MappingProxyType({})
+
+
 class MeetingConsumer(AsyncWebsocketConsumer):
     # No channel per socket: the hub subscribes once per process (rooms/hub.py).
     channel_layer_alias = "__pause_no_layer__"
     groups = ()  # none (Channels' __init__ gives each socket an empty list otherwise)
-    # What an idle socket does not need is made on first use and dropped after it:
-    replies: set[asyncio.Task] | None = None  # the tasks waiting for commands' replies
-    # Frames that cannot be written at once wait here for the socket's own writer task,
-    # which runs while there are some: the hub never waits for one socket, and send_text
-    # closes a socket that does not keep up (slow_consumer) instead of letting this grow
-    # without bound.
-    outbox: collections.deque | None = None
-    writer: asyncio.Task | None = None
-    writing = False  # the writer task holds a frame it has not handed to the server yet
-    bucket: TokenBucket | None = None  # the rate limit, from the first frame received
+    # Slots, not an instance dict (about 0.8 KB a socket). An attribute missing here still
+    # works (it goes to a dict made for it), it only costs that dict again.
+    __slots__ = (
+        "backlog",
+        "base_send",
+        "bucket",
+        "buffer",
+        "channel_layer",
+        "closed",
+        "high_water",
+        "joined",
+        "lang",
+        "meeting_id",
+        "outbox",
+        "participant",
+        "presence_entry",
+        "presence_text",
+        "queued_bytes",
+        "ready",
+        "replies",
+        "room_id",
+        "scope",
+        "sent_seq",
+        "user_id",
+        "viewer",
+        "welcomed",
+        "writer",
+        "writing",
+    )
+
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        # What an idle socket does not need is made on first use and dropped after it.
+        self.replies: set[asyncio.Task] | None = None  # tasks waiting for commands' replies
+        # Frames that cannot be written at once wait here for the socket's own writer
+        # task, which runs while there are some: the hub never waits for one socket, and
+        # send_text closes a socket that does not keep up (slow_consumer) instead of
+        # letting this grow without bound.
+        self.outbox: collections.deque | None = None
+        self.writer: asyncio.Task | None = None
+        self.writing = False  # the writer holds a frame it has not handed to the server yet
+        self.bucket: TokenBucket | None = None  # the rate limit, from the first frame received
+
+    @classmethod
+    def as_asgi(cls, **initkwargs):
+        """Channels' ``as_asgi`` with a plain function, not a coroutine function: it hands
+        back the consumer's coroutine instead of keeping a frame awaiting it per socket."""
+
+        def app(scope, receive, send):
+            return cls(**initkwargs)(scope, receive, send)
+
+        app.consumer_class = cls
+        app.consumer_initkwargs = initkwargs
+        functools.update_wrapper(app, cls, updated=())
+        return app
 
     async def __call__(self, scope, receive, send) -> None:
         """Channels' ``AsyncConsumer.__call__`` for a consumer with no channel layer, without
         its ``await_many_dispatch``: that keeps a task, an ``asyncio.wait`` and its futures
-        per socket to wait on one source, where awaiting ``receive`` does the same."""
+        per socket to wait on one source, where awaiting ``receive`` does the same. The
+        scope is read by ``connect`` only and let go after it (``websocket_connect``)."""
         self.scope = scope
+        del scope
         self.channel_layer = None
         self.base_send = send
-        with contextlib.suppress(StopConsumer):
+        try:
             while True:
                 await self.dispatch(await receive())
+        except StopConsumer:
+            pass
+
+    async def websocket_connect(self, message) -> None:
+        """Channels' handler (this consumer has no groups and raises neither Accept- nor
+        DenyConnection); then the scope's copy made for this socket by the router is let
+        go: headers, cookies and route are read by ``connect`` only."""
+        try:
+            await self.connect()
+        finally:
+            self.scope = _NO_SCOPE
 
     async def dispatch(self, message) -> None:
         """Channels' ``dispatch`` without its ``aclose_old_connections`` before every

@@ -31,6 +31,10 @@ async def test_an_idle_socket_holds_no_writer_outbox_or_task_of_its_own(connect,
     for consumer in consumers:
         assert _idle(consumer)
         assert consumer.bucket is None and consumer.replies is None
+        # Its state is in slots (MeetingConsumer.__slots__), and the router's copy of the
+        # scope was let go after connect.
+        assert consumer.__dict__ == {}, f"not in __slots__: {sorted(consumer.__dict__)}"
+        assert not consumer.scope
     # One task per socket: the one the server runs the application in (here the
     # communicator's). Channels' await_many_dispatch added one waiting on receive, and the
     # always-running writer a third.
