@@ -168,6 +168,7 @@ class MeetingConsumer(AsyncWebsocketConsumer):
         "buffer",
         "channel_layer",
         "closed",
+        "direct",
         "high_water",
         "joined",
         "lang",
