@@ -406,7 +406,8 @@ class MeetingConsumer(AsyncWebsocketConsumer):
     async def _send_now(self, text: str) -> bool:
         """Hand one frame to the server; on failure say so and close the socket."""
         try:
-            await self.send(text_data=text)
+            # The ASGI send itself: Channels' two send() layers add nothing per frame.
+            await self.base_send({"type": "websocket.send", "text": text})
             return True
         except asyncio.CancelledError:
             raise
