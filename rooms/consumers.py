@@ -168,7 +168,6 @@ class MeetingConsumer(AsyncWebsocketConsumer):
         "buffer",
         "channel_layer",
         "closed",
-        "direct",
         "high_water",
         "joined",
         "lang",
