@@ -11,10 +11,10 @@ from django.core.asgi import get_asgi_application
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "pause.settings")
 django_asgi_app = get_asgi_application()
 
-from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
+from channels.routing import ProtocolTypeRouter  # noqa: E402
 
 from pause.origin import SameOriginValidator  # noqa: E402
-from rooms.routing import websocket_urlpatterns  # noqa: E402
+from rooms.routing import PlainURLRouter, websocket_urlpatterns  # noqa: E402
 from rooms.socket_auth import SocketCookieMiddleware  # noqa: E402
 
 application = ProtocolTypeRouter(
@@ -22,6 +22,8 @@ application = ProtocolTypeRouter(
         "http": django_asgi_app,
         # Cookies only: the meeting socket resolves the session with its participant in
         # one database call (rooms.socket_auth), not Channels' AuthMiddlewareStack.
-        "websocket": SameOriginValidator(SocketCookieMiddleware(URLRouter(websocket_urlpatterns))),
+        "websocket": SameOriginValidator(
+            SocketCookieMiddleware(PlainURLRouter(websocket_urlpatterns))
+        ),
     }
 )

@@ -111,9 +111,11 @@ class SameOriginValidator:
     def __init__(self, application):
         self.application = application
 
-    async def __call__(self, scope, receive, send):
+    def __call__(self, scope, receive, send):
+        # Not a coroutine: it hands back the inner application's, so an open socket does
+        # not keep a frame of this middleware alive.
         if scope["type"] != "websocket":
             raise ValueError("SameOriginValidator only guards WebSocket connections")
         if origin_allowed(scope):
-            return await self.application(scope, receive, send)
-        return await WebsocketDenier()(scope, receive, send)
+            return self.application(scope, receive, send)
+        return WebsocketDenier()(scope, receive, send)

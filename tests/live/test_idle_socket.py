@@ -39,6 +39,22 @@ async def test_an_idle_socket_holds_no_writer_outbox_or_task_of_its_own(connect,
     # communicator's). Channels' await_many_dispatch added one waiting on receive, and the
     # always-running writer a third.
     assert len(asyncio.all_tasks()) - before == len(others)
+    # And in that task, no frame between the router and the consumer: the origin check,
+    # the cookie middleware, the URL router and as_asgi hand back the next coroutine.
+    chains = [_frames(t.get_coro()) for t in asyncio.all_tasks()]
+    apps = [c for c in chains if c[0] == "ProtocolTypeRouter.__call__"]
+    assert len(apps) == 4
+    for chain in apps:
+        assert chain[1] == "MeetingConsumer.__call__", chain
+
+
+def _frames(coro) -> list[str]:
+    """The coroutines a task is suspended in, outermost first."""
+    names = []
+    while coro is not None and hasattr(coro, "cr_code"):
+        names.append(coro.cr_code.co_qualname)
+        coro = coro.cr_await
+    return names or ["?"]
 
 
 async def test_a_socket_is_idle_again_after_it_was_sent_frames(connect, live_meeting):
