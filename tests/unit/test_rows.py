@@ -85,7 +85,10 @@ def test_a_lone_idea_post_is_three_round_trips_on_postgresql(cast):
     from rooms.services import meetings as svc
 
     call = svc.idea_post.call(
-        actor=cast["other"], ref="r-1", challenge_id=cast.challenge_id, text="Un atelier"
+        actor=cast["other"],
+        ref="r-1",
+        challenge_id=cast.challenge_id,
+        text="Un atelier à 100 % ; %s, l'été",
     )
     before = cast.refresh().last_seq
     with CaptureQueriesContext(connection) as queries:
@@ -96,6 +99,6 @@ def test_a_lone_idea_post_is_three_round_trips_on_postgresql(cast):
     else:
         assert len(sent) == 8, sent
     assert outcome.seq == before + 1 == cast.refresh().last_seq
-    assert Idea.objects.get(pk=outcome.result["id"]).text == "Un atelier"
+    assert Idea.objects.get(pk=outcome.result["id"]).text == "Un atelier à 100 % ; %s, l'été"
     (replayed,) = svc.run_calls([call], [])  # the receipt was written
     assert replayed.replayed and replayed.seq == outcome.seq
