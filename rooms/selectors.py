@@ -56,22 +56,16 @@ def connection_authorize(
             if participant.removed:
                 raise Forbidden(_("You were removed from this meeting."))
             return participant, wire.Viewer(participant.pk, access[2], participant.user_id)
-    access = _meeting_access(meeting_id, user.pk if user is not None else None)
-    if access is None:
-        raise NotFound(_("This meeting does not exist."))
-    meeting, allow_guests, role = access
-    if user is not None:
-        if role is None:
+    if user is None:
+        if guest_key is None:
             raise NotFound(_("This meeting does not exist."))
-        participant = services.participant_join(meeting=meeting, user=user, role=role, into=into)
-        participant.user = user
-    elif guest_key is not None and allow_guests:
-        participant = Participant.objects.filter(meeting=meeting, guest_key=guest_key).first()
-        if participant is None:
-            raise NotFound(_("This meeting does not exist."))
-        role = "guest"
-    else:
+        return _guest(meeting_id, guest_key)
+    access = _meeting_access(meeting_id, user.pk)
+    if access is None or access[2] is None:
         raise NotFound(_("This meeting does not exist."))
+    meeting, _allow_guests, role = access
+    participant = services.participant_join(meeting=meeting, user=user, into=into)
+    participant.user = user
     if participant.removed:
         raise Forbidden(_("You were removed from this meeting."))
     participant.meeting = meeting
@@ -102,6 +96,44 @@ def _meeting_access(
     room_id, allow_guests, role = row
     meeting = Meeting.from_db(connection.alias, ["id", "room_id"], [meeting_id, room_id])
     return meeting, bool(allow_guests), role
+
+
+@functools.cache
+def _guest_sql() -> str:
+    qn = connection.ops.quote_name
+    mt, r, p = Meeting._meta, Room._meta, Participant._meta
+    return (
+        f"SELECT mt.{qn('room_id')}, p.{qn('id')}, p.{qn('display_name')},"  # noqa: S608
+        f" p.{qn('muted')}, p.{qn('removed')}"
+        f" FROM {qn(mt.db_table)} mt"
+        f" JOIN {qn(r.db_table)} r ON r.{qn('id')} = mt.{qn('room_id')}"
+        f" JOIN {qn(p.db_table)} p ON p.{qn('meeting_id')} = mt.{qn('id')}"
+        f" AND p.{qn(p.get_field('guest_key').column)} = %s"
+        f" WHERE mt.{qn('id')} = %s AND r.{qn('allow_guests')}"
+    )
+
+
+def _guest(meeting_id: int, guest_key) -> tuple[Participant, wire.Viewer]:
+    """The guest participant of ``guest_key`` in the meeting, if its room lets guests in,
+    with its meeting (id and room) cached on it; else ``NotFound``, whether the meeting,
+    the room's permission or the participant is missing. One statement in plain SQL."""
+    value = Participant._meta.get_field("guest_key").get_db_prep_value(guest_key, connection)
+    with connection.cursor() as cursor:
+        cursor.execute(_guest_sql(), [value, meeting_id])
+        row = cursor.fetchone()
+    if row is None:
+        raise NotFound(_("This meeting does not exist."))
+    room_id, pk, name, muted, removed = row
+    if removed:
+        raise Forbidden(_("You were removed from this meeting."))
+    db = connection.alias
+    participant = Participant.from_db(
+        db,
+        ["id", "meeting_id", "user_id", "display_name", "muted", "removed"],
+        [pk, meeting_id, None, name, bool(muted), bool(removed)],
+    )
+    participant.meeting = Meeting.from_db(db, ["id", "room_id"], [meeting_id, room_id])
+    return participant, wire.Viewer(participant.pk, "guest", None)
 
 
 # The user's columns a socket reads: the session's checks (``password``, ``is_active``),

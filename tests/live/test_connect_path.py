@@ -3,6 +3,7 @@ participant, still every check of ``django.contrib.auth.get_user``), and presenc
 coalesced per meeting when many sockets connect at once."""
 
 import asyncio
+import uuid
 
 import pytest
 from asgiref.sync import sync_to_async
@@ -16,7 +17,7 @@ from rooms import hub as hub_module
 from rooms import selectors, services, wire
 from rooms.errors import Forbidden, NotFound
 from rooms.hub import hub
-from rooms.models import Meeting, MeetingEvent, Membership, Participant, Role
+from rooms.models import Meeting, MeetingEvent, Membership, Participant, Role, Room
 from tests.live.fixtures_extra import drain
 
 # --------------------------------------------------------------------------- the session
@@ -267,3 +268,41 @@ def test_a_resume_reads_its_state_and_the_log_in_two_statements(
     assert welcome["you"]["name"] == "Renamed" and welcome["you"]["muted"] is True
     assert event["name"] == "participant.joined" and event["data"]["id"] == second.pk
     assert seq == event["seq"] == 2
+
+
+@pytest.mark.parametrize(
+    "case", ["guest", "removed", "guests_not_allowed", "other_meeting", "stranger"]
+)
+def test_a_guest_socket_is_one_statement(db, meeting_factory, case):
+    """A guest's socket (no session, the guest cookie's key): the meeting, the room's
+    permission and the participant in one statement; refused as before when any of them
+    is missing (``NotFound``) or the guest was removed (``Forbidden``)."""
+    meeting = meeting_factory()
+    key = uuid.uuid4()
+    guest = services.participant_join(meeting=meeting, guest_key=key, display_name="Gus")
+    if case == "removed":
+        Participant.objects.filter(pk=guest.pk).update(removed=True)
+    elif case == "guests_not_allowed":
+        Room.objects.filter(pk=meeting.room_id).update(allow_guests=False)
+    elif case == "other_meeting":
+        meeting = meeting_factory(room=meeting.room)
+    elif case == "stranger":
+        key = uuid.uuid4()
+    with CaptureQueriesContext(connection) as ctx:
+        if case == "guest":
+            participant, viewer = _authorize(meeting, None, guest_key=key)
+        else:
+            with pytest.raises(Forbidden if case == "removed" else NotFound):
+                _authorize(meeting, None, guest_key=key)
+    assert _statements(ctx.captured_queries) == ["SELECT"]
+    if case == "guest":
+        assert participant.pk == guest.pk and participant.display_name == "Gus"
+        assert participant.meeting.room_id == meeting.room_id and participant.user_id is None
+        assert viewer == wire.Viewer(guest.pk, "guest", None)
+
+
+def test_no_session_and_no_guest_key_is_refused_without_a_query(db, meeting_factory):
+    meeting = meeting_factory()
+    with CaptureQueriesContext(connection) as ctx, pytest.raises(NotFound):
+        _authorize(meeting, None)
+    assert ctx.captured_queries == []
