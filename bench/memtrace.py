@@ -82,6 +82,30 @@ def _short(name: str) -> str:
     return os.path.relpath(name)
 
 
+OWNERS = {
+    "rooms": "Pause (rooms, pause)",
+    "pause": "Pause (rooms, pause)",
+    "channels": "Channels, asgiref",
+    "asgiref": "Channels, asgiref",
+    "django": "Django, psycopg",
+    "psycopg": "Django, psycopg",
+}
+
+
+def _owner(frames) -> str:
+    """Who asked for an allocation: the package of its innermost frame outside the
+    standard library (``frames`` innermost first)."""
+    for f in frames:
+        name = f.filename
+        if "site-packages/" in name:
+            package = name.split("site-packages/", 1)[1].split("/", 1)[0]
+            return OWNERS.get(package, f"server: {package}")
+        if "/lib/python3" not in name:
+            top = os.path.relpath(name).split("/", 1)[0]
+            return OWNERS.get(top, top)
+    return "standard library (uvloop, asyncio callbacks)"
+
+
 def _where(frame) -> str:
     return f"{_short(frame.filename)}:{frame.lineno}"
 
@@ -158,6 +182,12 @@ def main(argv: list[str] | None = None) -> int:
         grouped[key][1] += s.count_diff
     for key, (size, count) in sorted(grouped.items(), key=lambda kv: -kv[1][0])[: opts.top]:
         print(f"{size / n:7.0f} {count / n:6.2f}  {key}")
+    print("\nby owner (the innermost frame outside the standard library, or the allocation):")
+    owners: collections.Counter = collections.Counter()
+    for s in s1.compare_to(s0, "traceback"):
+        owners[_owner(list(s.traceback)[::-1])] += s.size_diff
+    for owner, size in owners.most_common():
+        print(f"{size / n:7.0f}  {owner}")
     print("\nlive objects by type (count/socket, shallow bytes/socket):")
     c0, c1 = before["counts"], after["counts"]
     z0, z1 = before["sizes"], after["sizes"]
