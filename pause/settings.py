@@ -256,6 +256,12 @@ PAUSE_WS_WRITE_HIGH_WATER = env.int("PAUSE_WS_WRITE_HIGH_WATER", default=256 * 1
 PAUSE_WS_SEND_QUEUE_BYTES = env.int("PAUSE_WS_SEND_QUEUE_BYTES", default=8 * 2**20)
 # Batches of commands written at once per process on PostgreSQL (rooms/writer.py).
 PAUSE_WRITE_BATCHES = env.int("PAUSE_WRITE_BATCHES", default=2)
+# The garbage collector's thresholds in the web processes (pause/asgi.py, tune_gc): three
+# integers, or empty for Python's own (700,10,10). Collecting less often keeps the full
+# collections, a pause of the whole process, rare.
+PAUSE_GC_THRESHOLD = tuple(env.list("PAUSE_GC_THRESHOLD", cast=int, default=[10000, 50, 100]))
+if PAUSE_GC_THRESHOLD and len(PAUSE_GC_THRESHOLD) != 3:
+    raise ImproperlyConfigured("PAUSE_GC_THRESHOLD is three integers (e.g. 10000,50,100).")
 
 LOGGING = {
     "version": 1,

@@ -177,3 +177,37 @@ def test_deploy_check_fails_with_a_weak_secret_key():
     result = run_python(["manage.py", "check", "--deploy", "--fail-level", "WARNING"], env)
     assert result.returncode != 0
     assert "security.W009" in result.stderr + result.stdout
+
+
+GC_PROBE = """
+import gc, json
+import pause.asgi
+print(json.dumps({"threshold": gc.get_threshold(), "frozen": gc.get_freeze_count()}))
+"""
+
+
+@pytest.mark.parametrize(
+    ("value", "threshold"),
+    [(None, [10000, 50, 100]), ("", [700, 10, 10]), ("2000,20,20", [2000, 20, 20])],
+)
+def test_the_web_process_freezes_the_loaded_app_and_collects_less_often(tmp_path, value, threshold):
+    """A full collection walked every object of the process: 70-380 ms with 1,000 sockets
+    (docs/benchmarks.md, B). Loading the ASGI application freezes what is loaded (Django,
+    the apps) and sets PAUSE_GC_THRESHOLD."""
+    env = {"DJANGO_DEBUG": "true", "PAUSE_DATA_DIR": str(tmp_path)}
+    if value is not None:
+        env["PAUSE_GC_THRESHOLD"] = value
+    result = run_python(["-c", GC_PROBE], env)
+    assert result.returncode == 0, result.stderr[-3000:]
+    facts = json.loads(result.stdout.strip().splitlines()[-1])
+    assert facts["threshold"] == threshold
+    assert facts["frozen"] > 50_000  # Django and the apps, out of every collection
+
+
+def test_a_malformed_gc_threshold_is_refused(tmp_path):
+    result = run_python(
+        ["-c", GC_PROBE],
+        {"DJANGO_DEBUG": "true", "PAUSE_DATA_DIR": str(tmp_path), "PAUSE_GC_THRESHOLD": "1,2"},
+    )
+    assert result.returncode != 0
+    assert "PAUSE_GC_THRESHOLD is three integers" in result.stderr
