@@ -132,7 +132,10 @@ class Load:
             # The site's own origin, scheme://host:port of the server this socket uses.
             origin="http" + url[2 : url.index("/", 5)],
             additional_headers=headers,
-            compression=None,
+            # Offered as browsers offer it: a server that accepts it keeps a compressor per
+            # socket (uvicorn's default: ~100 KB each). Pause's servers and the bare one
+            # decline it.
+            compression="deflate",
             max_size=64 * 1024 * 1024,
             open_timeout=20,
             ping_interval=None,

@@ -12,6 +12,8 @@ SERVER_NAMES = {
     "uvicorn": "Pause on uvicorn (`--ws websockets`)",
     "uvicorn-sansio": "Pause on uvicorn (`--ws websockets-sansio`)",
 }
+# uvicorn's --ws implementation of each measured uvicorn variant (bench/servers.py).
+WS_IMPL = {"uvicorn": "websockets", "uvicorn-sansio": "websockets-sansio"}
 SCENARIOS = {
     "A": "A — 1 meeting × 50 members, ideas persisted (PostgreSQL), per-viewer rendering",
     "B": "B — 100 meetings × 10 members (1,000 sockets), one web process",
@@ -307,7 +309,8 @@ def write(results: dict, docs: Path) -> None:
             "",
             "```yaml",
             "x-web-command: &web-command uvicorn --host 0.0.0.0 --port 8000 --proxy-headers"
-            " --forwarded-allow-ips=* --ws websockets --ws-max-size 65536 pause.asgi:application"
+            f" --forwarded-allow-ips=* --ws {WS_IMPL.get(pick, 'websockets')}"
+            " --ws-per-message-deflate false --ws-max-size 65536 pause.asgi:application"
             if pick.startswith("uvicorn")
             else "x-web-command: &web-command daphne -b 0.0.0.0 -p 8000 --proxy-headers"
             " --websocket-max-message-size 65536 pause.asgi:application",
@@ -516,7 +519,8 @@ METHOD = [
     " gets fresh meetings, and members join (a participant row and its event) on their"
     " first connect, as people arriving at a meeting do.",
     "- `bench/load.py` is the load generator, in its own process (`--procs N` for more):"
-    " asyncio `websockets` clients, compression off, on 127.0.0.1. It posts `idea.post`"
+    " asyncio `websockets` clients offering compression as browsers do (every server here"
+    " declines it), on 127.0.0.1. It posts `idea.post`"
     " frames round-robin over the sockets at the offered rate; each idea's text carries the"
     " send time, and every socket of the meeting (the author included) counts it; latency"
     " is measured on the other sockets. Loss is expected deliveries minus received ones.",

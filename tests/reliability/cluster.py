@@ -185,8 +185,8 @@ class Process:
 
 
 class Web(Process):
-    """One web process of Pause: daphne (the development server), or uvicorn as
-    docker-compose.yml runs it."""
+    """One web process of Pause: daphne (the development server), or uvicorn with the
+    WebSocket options docker-compose.yml gives it."""
 
     def __init__(
         self, env: dict, log_dir: Path, max_message: int = 65536, server: str = "daphne"
@@ -211,7 +211,9 @@ class Web(Process):
                 "--port",
                 str(self.port),
                 "--ws",
-                "websockets",
+                "websockets-sansio",
+                "--ws-per-message-deflate",
+                "false",
                 "--ws-max-size",
                 str(max_message),
                 "pause.asgi:application",
