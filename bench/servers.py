@@ -245,9 +245,14 @@ class Server:
         self.proc = subprocess.Popen(
             cmd, cwd=APP["dir"], env=env or dict(os.environ), stdout=self.log, stderr=self.log
         )
-        wait_port(self.port)
-        if kind != "bare":
-            self._ready()
+        try:
+            wait_port(self.port)
+            if kind != "bare":
+                self._ready()
+        except BaseException:
+            stop(self.proc)  # a server that never came up is not left running
+            self.log.close()
+            raise
         self.ps = psutil.Process(self.proc.pid)
 
     def _ready(self, timeout: float = 30.0) -> None:
