@@ -428,9 +428,12 @@ def write(results: dict, docs: Path) -> None:
     out += [
         "## Every step",
         "",
-        "A step offers a rate for the step's duration, then waits for stragglers; ✗ marks the"
+        "A step offers a rate for the step's duration, then waits for stragglers; ✗ marks a"
         " step that failed (p99 ≥ 100 ms, a lost delivery, an error, or under 90 % of the"
-        " offered posts sent) and ended the ladder.",
+        " offered posts sent). After the first failure one more step is tried, halfway"
+        " (geometrically) between the last rate that passed and the failed one"
+        " (`--refine 1`, for the ceiling and for Pause alike); the ladder ends at the next"
+        " failure.",
         "",
     ]
     for scenario in SCENARIOS:

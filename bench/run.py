@@ -196,7 +196,10 @@ def fanout(
         if result["connect"]["failed"]:
             log("  connect failures:", result["connect"]["failures"])
         result["steps"] = []
-        for n, target in enumerate(steps, start=1):
+        todo, refine, n = list(steps), getattr(opts, "refine", 0), 0
+        while todo:
+            target = todo.pop(0)
+            n += 1
             posts = target / per_meeting
             cpu0 = sum(s.cpu() for s in servers)
             w0 = time.perf_counter()
@@ -266,13 +269,17 @@ def fanout(
                 f" gen {step['generator_cpu']:.0%} {'ok' if step['ok'] else 'FAIL'}"
             )
             if not step["ok"]:
-                break
+                passed = [s["offered"] for s in result["steps"] if s["ok"]]
+                if refine <= 0 or not passed:
+                    break
+                # Refine: one more step halfway (geometrically) between the last rate
+                # that passed and this one, so a 1.5x ladder does not hide a third of
+                # the range; the ceiling's runs get the same.
+                refine -= 1
+                todo = [round((max(passed) * target) ** 0.5)]
             time.sleep(0.3)
-        good = []
-        for s in result["steps"]:
-            if not s["ok"]:
-                break
-            good.append(s)
+        failed = [s["offered"] for s in result["steps"] if not s["ok"]]
+        good = [s for s in result["steps"] if s["ok"] and s["offered"] < min(failed, default=1e18)]
         result["best"] = max(good, key=lambda s: s["delivered_per_s"]) if good else None
     finally:
         workers.close()
@@ -463,6 +470,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--procs", type=int, default=1, help="load-generator processes")
     parser.add_argument("--dur", type=float, default=3.0, help="seconds per step")
     parser.add_argument("--drain", type=float, default=1.0, help="seconds to wait after a step")
+    parser.add_argument(
+        "--refine",
+        type=int,
+        default=1,
+        help="steps tried between the last rate that passed and the one that failed",
+    )
     parser.add_argument("--concurrency", type=int, default=50, help="handshakes in flight")
     parser.add_argument("--rooms", type=int, default=100, help="meetings in B, C and D")
     parser.add_argument(
