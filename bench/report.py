@@ -117,8 +117,9 @@ def _chart(results: dict, path: Path) -> bool:
         for r in results["fanout"]:
             if r["scenario"] != scenario or not r.get("steps"):
                 continue
-            xs = [s["delivered_per_s"] for s in r["steps"] if s["p99_ms"]]
-            ys = [s["p99_ms"] for s in r["steps"] if s["p99_ms"]]
+            steps = sorted((s for s in r["steps"] if s["p99_ms"]), key=lambda s: s["offered"])
+            xs = [s["delivered_per_s"] for s in steps]
+            ys = [s["p99_ms"] for s in steps]
             ax.plot(xs, ys, marker="o", label=r["server"])
         ax.axhline(100, color="grey", linestyle="--", linewidth=1)
         ax.set_xscale("log")
@@ -289,8 +290,8 @@ def write(results: dict, docs: Path) -> None:
             else "clean (the figures are those of the commit)"
         ),
         f"- **Load average (1/5/15 min)** at start {results['load_start']}, at end"
-        f" {results.get('load_end', '?')}. Other engineers' test suites ran on the same two"
-        " cores during the run; each table gives the load next to its figures.",
+        f" {results.get('load_end', '?')}: anything else running on the two cores shows"
+        " there; each table gives the load next to its figures.",
         f"- **Servers:** production settings (`DJANGO_DEBUG=false`), PostgreSQL 127.0.0.1,"
         f" `DJANGO_CONN_MAX_AGE={results['opts']['conn_max_age']}`; A, B and D on one process"
         " with the in-memory channel layer (one process needs no Redis: the hub subscribes once"
@@ -459,58 +460,76 @@ def write(results: dict, docs: Path) -> None:
 FINDINGS = [
     "## What the figures say",
     "",
-    "- **The write path was the limit; group commit moved it.** One idea post used to be"
-    " one transaction of ~12 ORM statements, ~7 ms of CPU on this machine, and a meeting's"
-    " posts were serial on its row lock: A topped out at one meeting's commit rate × 50"
-    " (3,383 deliveries/s) and the writes benchmark at 44 posts/s. Commands that arrive"
-    " while a meeting's batch is being written now share the next transaction"
-    " (`rooms/writer.py`, `run_calls` in `rooms/services/meetings.py`), its fixed statements"
-    " are plain SQL (`rooms/services/rows.py`), and sockets hand commands over without"
-    " waiting for the reply. In process, a post costs ~0.8 ms of CPU in batches of 20"
-    " (~5 ms alone).",
-    "- **What limits A now is one process's one core.** At A's best step the server uses"
-    " ~80 % of a core (CPU per delivery × deliveries); past it, the meeting's batches wait"
-    " for the GIL behind the fan-out and the ack p50 climbs. The fan-out itself costs"
-    " ~60–90 µs per delivery, most of it in Channels' and the ASGI server's send path"
-    " (consumer → ASGI send → autobahn or websockets framing), against the bare server's"
-    " 13–20 µs. Lowering the interpreter's switch interval (1 ms) and a send fast path for"
-    " uvicorn were tried and measured no better; neither was kept.",
-    "- **B is per-post work spread thin:** each post reaches only 10 sockets, so the"
-    " ~4 ms of server CPU per post (write, receive, ack, 10 deliveries) weighs 10× more per"
-    " delivery than in A; the bare server does no work per post.",
-    "- **Connects** went from 10–40 ms to ~5–8 ms of server CPU (session, participant and"
-    " role in one plain-SQL call without Channels' auth middleware; presence lists"
-    " coalesced per meeting; the snapshot built once per seq per process), but a first"
-    " join still writes a participant row and its event, and each `welcome` carries a"
-    " snapshot: 40–50 connects/s against the bare server's ~1,500.",
-    "- **Memory per idle socket** is 40–50 KB against the bare server's 10–12 KB. Most of it"
-    " is the ASGI server's connection (uvicorn's websockets protocol holds ~25 KB of Python"
-    " heap per socket) and Channels' consumer machinery; Pause's own per-socket state is a"
-    " few KB (the outbox queue ~3 KB, its writer task ~1.3 KB). 2× the ceiling is out of"
-    " reach without a lighter server and without Channels' consumer base.",
+    "- **The production server is uvicorn with websockets' sans-I/O implementation and"
+    " compression declined** (`docker-compose.yml`). It is the lightest per socket (2.0× the"
+    " ceiling's memory where the legacy implementation is 2.6× and daphne 2.2×) and the"
+    " cheapest per delivery (A: 24 µs against 31 and 38). Browsers offer permessage-deflate"
+    " and uvicorn accepted it by default: each browser socket then held a compressor, ~135"
+    " KB on the legacy implementation; the load generator now offers it as a browser does.",
+    "- **A meets the issue's 25% on the production server (30%), not on daphne (20%) or on"
+    " legacy uvicorn (24%).** The write path got cheaper (below), and the full collections"
+    " of Python's garbage collector, which paused a process for 70–380 ms, are rare now"
+    " (`pause/asgi.py`: the loaded application is frozen out of collection, thresholds"
+    " `PAUSE_GC_THRESHOLD`).",
+    "- **At its best step a Pause process uses 52–63 % of a core, not all of it.** What"
+    " ends the ladder is latency: the database threads and the event loop share one"
+    " interpreter lock, and under load the loop waits behind a thread's batch (or the"
+    " reverse) often enough to push p99 over 100 ms. The bare server has no second thread.",
+    "- **B stays far from 25% (13% on the production server).** Each post reaches only 10"
+    " sockets, so the per-post work (receive and validate, the transaction, the ack: ~1 ms"
+    " of CPU) weighs ten times more per delivery than in A, and the bare server does none."
+    " 25% of this run's ceiling (59,573/s) would be ~1,500 posts/s persisted by one"
+    " process, three times the writes target.",
+    "- **The write path.** One `idea.post` alone in its transaction now costs ~1.2–1.6 ms of"
+    " CPU on the database thread, five to a transaction ~0.4–0.7 ms each (3.1 and 1.0 ms"
+    ' at the start of the day; "Snapshot and resume" above gives this run\'s): the'
+    " statements the ORM compiled (the challenge read with `select_related` alone was"
+    " 0.9 ms) are plain SQL built once (`rooms/services/rows.py`), instances come from"
+    " `Model.from_db` with the ORM's own converters, and on PostgreSQL a batch's fixed"
+    " statements go in two round trips (lock + actors + receipts + challenges; last_seq +"
+    " events + receipts). The database threads keep their connections whatever"
+    " `DJANGO_CONN_MAX_AGE` says (with production's 0, every command opened a new one; the"
+    " benchmark now runs with 0) and trust a health check for a second.",
+    "- **Connects** are 8% of the ceiling's rate (target 30%): ~5–7 ms of server CPU and"
+    " ~3 ms of PostgreSQL CPU per connect, on the same two cores. Every socket of B is a"
+    " first join (a participant row and its event) and each `welcome` carries a snapshot;"
+    " the bare server does a handshake. 30% would be ~2 ms in all per connect.",
+    "- **C (two processes over Redis) on daphne** failed at its second step: a meeting's"
+    " join events, committed by one process during the connect storm, reached the other"
+    " after the hub's 250 ms reorder window, which then held the next events that long"
+    " (`rooms/hub.py`, `REORDER_WINDOW`). No event was lost (the log fills gaps); uvicorn"
+    " did not show it in this run.",
     "- **daphne's `--websocket-max-message-size` also caps what the server sends:** a"
     " `welcome` larger than it never reaches the client. `make run` raises it to 16 MiB; the"
     " consumer refuses incoming frames over 64 KiB itself (`PAUSE_WS_MAX_FRAME_BYTES`).",
+    "- **Tried and left out:** writing event frames straight to the connection (websockets'"
+    " `write_frame_sync`, autobahn's `sendPreparedMessage`) changed A's CPU per delivery by"
+    " less than the noise; the socket write itself and the per-post work dominate. Lowering"
+    " the interpreter's switch interval (1 ms) measured no better. PostgreSQL server-side"
+    " binding did not save PostgreSQL CPU per connect.",
     "",
     "## Changes made for these figures",
     "",
     "- `rooms/writer.py`, `rooms/services/meetings.py` (`run_calls`), `rooms/services/rows.py`:"
-    " group commit. A meeting has one batch in flight; its commands that arrive meanwhile run"
-    " together next, in arrival order, with every other idle meeting's; each in a savepoint"
-    " unless it validates before writing (`validates_first`), so a refused command does not"
-    " undo the others; events published from the event loop after the commit, not from the"
-    " database thread. Tests: `tests/unit/test_group_commit.py`,"
+    " group commit, and its statements in plain SQL, two round trips per batch on"
+    " PostgreSQL. Tests: `tests/unit/test_group_commit.py`, `tests/unit/test_rows.py`,"
     " `tests/live/test_group_commit_live.py`.",
-    "- `rooms/consumers.py`: a socket hands its command to the writer and reads on; a frame"
-    " goes straight to daphne when nothing is queued and the client keeps up (no writer task"
-    " wake-up per delivery).",
-    "- `rooms/socket_auth.py`, `rooms/selectors.py` (`connection_authorize`), `rooms/hub.py`:"
-    " the connect path (one database call, presence coalesced per meeting, no hop to"
-    " Channels' sync thread per message). Test: `tests/live/test_connect_path.py`.",
-    "- `rooms/wire.py`: the snapshot built from columns and cached per meeting, seq and view"
-    " class in each process. Test: `tests/unit/test_snapshot_cache.py`.",
+    "- `rooms/hub.py` (`database_call`): the database threads keep their connections and"
+    " health-check them once a second. Test: `tests/live/test_db_pool.py`.",
+    "- `pause/asgi.py` (`tune_gc`), `PAUSE_GC_THRESHOLD`. Test: `tests/unit/test_settings.py`.",
+    "- `rooms/consumers.py`: a frame goes straight to the server when nothing is queued and"
+    " the client keeps up (daphne; uvicorn when the frame cannot make its transport pause);"
+    " an idle socket holds no writer task, outbox, bucket or receive task, and its state is"
+    " in `__slots__`. Tests: `tests/live/test_idle_socket.py`,"
+    " `tests/reliability/test_slow_consumer.py` (daphne and uvicorn).",
+    "- `rooms/socket_auth.py`, `rooms/selectors.py`, `rooms/wire.py`: the connect path"
+    " (session, user, participant and role in one statement, a lean first join, the"
+    " snapshot's reads in plain SQL, the board kept across board-neutral events). Tests:"
+    " `tests/live/test_connect_path.py`, `tests/unit/test_snapshot_cache.py`.",
     "- `rooms/hub.py` (earlier): one channel-layer message per process per event, one render"
     " per view; `tests/live/test_fanout_budget.py` counts it.",
+    "- `docker-compose.yml`: uvicorn `--ws websockets-sansio --ws-per-message-deflate false`.",
+    "- `bench/memtrace.py`: where a server's memory per idle socket goes (tracemalloc).",
     "",
 ]
 
