@@ -114,3 +114,26 @@ async def test_events_that_arrive_out_of_order_reach_sockets_in_order_without_a_
         got = [(await s.event("idea.posted"))["seq"] for _ in range(2)]
         assert got == [first["seq"], second["seq"]]
     assert reads == []
+
+
+async def test_a_gap_every_live_socket_already_has_is_not_waited_for(connect, live_meeting):
+    """In a connect storm across processes, a process can subscribe to a meeting after
+    another published some of its events: it never hears them, though its sockets'
+    snapshots hold them. The hub used to hold every later event for REORDER_WINDOW
+    (250 ms) waiting for them; it now hands them out at once when no live local socket
+    lacks the missing seqs."""
+    meeting, people = await sync_to_async(live_meeting)()
+    fac, a = await connect(people["fac"], meeting), await connect(people["a"], meeting)
+    assert (await fac.do("phase.set", phase="ideas"))["type"] == "ack"
+    challenge = (await fac.do("challenge.post", title="Trouver des clientes"))["result"]["id"]
+    await a.event("challenge.posted")
+    # As if this process had heard seq N-2 and never the two after it (published by
+    # another process before this one's subscription was in effect).
+    hub._next_seq[meeting.pk] -= 2
+    releases = hub.window_releases
+
+    assert (await a.do("idea.post", challenge_id=challenge, text="Un atelier"))["type"] == "ack"
+    posted = await fac.event("idea.posted")
+    assert posted["data"]["text"] == "Un atelier"
+    assert hub.window_releases == releases, "held for the reorder window"
+    assert meeting.pk not in hub._late_timers
