@@ -494,11 +494,13 @@ FINDINGS = [
     " ~3 ms of PostgreSQL CPU per connect, on the same two cores. Every socket of B is a"
     " first join (a participant row and its event) and each `welcome` carries a snapshot;"
     " the bare server does a handshake. 30% would be ~2 ms in all per connect.",
-    "- **C (two processes over Redis) on daphne** failed at its second step: a meeting's"
-    " join events, committed by one process during the connect storm, reached the other"
-    " after the hub's 250 ms reorder window, which then held the next events that long"
-    " (`rooms/hub.py`, `REORDER_WINDOW`). No event was lost (the log fills gaps); uvicorn"
-    " did not show it in this run.",
+    "- **C (two processes over Redis)** first failed on daphne at its second step: in the"
+    " connect storm a process subscribed to a meeting after the other had published some"
+    " of its join events, never heard them, and held every later event for the hub's"
+    " 250 ms reorder window. Those events were in its sockets' snapshots already; the hub"
+    " now waits only for a gap a live local socket lacks (`rooms/hub.py`, `c212135`). The"
+    " C figures above are from a rerun of C after that fix (`final-c.json`, merged by"
+    " `python -m bench.report`).",
     "- **daphne's `--websocket-max-message-size` also caps what the server sends:** a"
     " `welcome` larger than it never reaches the client. `make run` raises it to 16 MiB; the"
     " consumer refuses incoming frames over 64 KiB itself (`PAUSE_WS_MAX_FRAME_BYTES`).",
