@@ -11,6 +11,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from rooms import services, wire
+from rooms import sql as plain
 from rooms.errors import Forbidden, NotFound
 from rooms.models import Meeting, MeetingEvent, Membership, Participant, Room
 from rooms.protocol import PROTOCOL_VERSION
@@ -321,13 +322,7 @@ def _events_sql(vendor: str) -> tuple[str, tuple]:
         f"SELECT {', '.join(qn(f.column) for f in fields)} FROM {qn(meta.db_table)}"  # noqa: S608
         f" WHERE {qn('meeting_id')} = %s AND {qn('seq')} > %s ORDER BY {qn('seq')}"
     )
-    converters = []
-    for i, f in enumerate(fields):
-        col = f.get_col(meta.db_table)
-        found = connection.ops.get_db_converters(col) + col.get_db_converters(connection)
-        if found:
-            converters.append((i, col, tuple(found)))
-    return sql, tuple(converters)
+    return sql, plain.converters(fields)
 
 
 def events_after(*, meeting_id: int, after: int, viewer: wire.Viewer) -> list[dict]:
@@ -340,11 +335,7 @@ def events_after(*, meeting_id: int, after: int, viewer: wire.Viewer) -> list[di
         rows = cursor.fetchall()
     out = []
     for row in rows:
-        values = list(row)
-        for i, col, funcs in converters:
-            for func in funcs:
-                values[i] = func(values[i], col, connection)
-        seq, name, at, actor, data = values
+        seq, name, at, actor, data = plain.convert(list(row), converters)
         out.append(
             wire.event_frame(
                 {"seq": seq, "name": name, "at": wire.iso(at), "actor": actor, "data": data},

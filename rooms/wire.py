@@ -19,6 +19,7 @@ from django.db import connection, transaction
 from django.db.models import Count
 
 from rooms import phases
+from rooms import sql as plain
 from rooms.models import (
     Action,
     ActionStatus,
@@ -570,8 +571,7 @@ def _ideas_for(board: _Board, v: Viewer, my_votes: set[int], my_reactions: dict)
 # snapshot of a small meeting.
 
 
-def _qn(name: str) -> str:
-    return connection.ops.quote_name(name)
+_qn = plain.qn
 
 
 def _rows(sql: str, params: list) -> list[tuple]:
@@ -591,13 +591,7 @@ def _meeting_sql(vendor: str) -> tuple[str, list[str], tuple]:
         f"SELECT {', '.join(_qn(f.column) for f in fields)}"  # noqa: S608
         f" FROM {_qn(meta.db_table)} WHERE {_qn(meta.pk.column)} = %s"
     )
-    converters = []
-    for i, f in enumerate(fields):
-        col = f.get_col(meta.db_table)
-        found = connection.ops.get_db_converters(col) + col.get_db_converters(connection)
-        if found:
-            converters.append((i, col, tuple(found)))
-    return sql, [f.attname for f in fields], tuple(converters)
+    return sql, [f.attname for f in fields], plain.converters(fields)
 
 
 def _meeting(meeting_id: int) -> Meeting:
@@ -606,10 +600,7 @@ def _meeting(meeting_id: int) -> Meeting:
     found = _rows(sql, [meeting_id])
     if not found:
         raise Meeting.DoesNotExist("Meeting matching query does not exist.")
-    values = list(found[0])
-    for i, col, funcs in converters:
-        for func in funcs:
-            values[i] = func(values[i], col, connection)
+    values = plain.convert(list(found[0]), converters)
     return Meeting.from_db(connection.alias, names, values)
 
 

@@ -25,14 +25,10 @@ from collections.abc import Iterable, Sequence
 from django.db import connection
 from django.db.models import Model
 
+from rooms import sql
 from rooms.models import Challenge, CommandReceipt, Meeting, Membership, Participant
 
-
-@functools.cache
-def _qn(name: str) -> str:
-    # Cached: a process talks to one database, and going through ``connection`` (a
-    # per-context proxy) for each name was a tenth of a command's CPU.
-    return connection.ops.quote_name(name)
+_qn = sql.qn
 
 
 def _marks(n: int) -> str:
@@ -47,15 +43,7 @@ def _columns(model: type[Model], alias: str) -> str:
 
 @functools.cache
 def _converters(model: type[Model], vendor: str) -> tuple:
-    """(index, expression, converters) of each column whose value the ORM converts on
-    the way out (SQLite's dates and booleans, JSON fields…), as ``SQLCompiler`` does."""
-    out = []
-    for i, field in enumerate(model._meta.concrete_fields):
-        col = field.get_col(model._meta.db_table)
-        found = connection.ops.get_db_converters(col) + col.get_db_converters(connection)
-        if found:
-            out.append((i, col, tuple(found)))
-    return tuple(out)
+    return sql.converters(model._meta.concrete_fields)
 
 
 def _instances(model: type[Model], rows: Iterable[Sequence]) -> list:
@@ -66,10 +54,7 @@ def _instances(model: type[Model], rows: Iterable[Sequence]) -> list:
     converters = _converters(model, connection.vendor)
     out = []
     for row in rows:
-        values = list(row[:n])
-        for i, col, funcs in converters:
-            for func in funcs:
-                values[i] = func(values[i], col, connection)
+        values = sql.convert(list(row[:n]), converters)
         obj = model.from_db(connection.alias, names, values)
         obj.extra = row[n:]
         out.append(obj)
