@@ -466,7 +466,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench.run", description=__doc__)
     parser.add_argument("--quick", action="store_true", help="smoke run: small and short")
     parser.add_argument("--scenarios", default="A,B,C,D,micro,writes")
-    parser.add_argument("--servers", default="daphne,uvicorn")
+    parser.add_argument("--servers", default="daphne,uvicorn,uvicorn-sansio")
     parser.add_argument("--procs", type=int, default=1, help="load-generator processes")
     parser.add_argument("--dur", type=float, default=3.0, help="seconds per step")
     parser.add_argument("--drain", type=float, default=1.0, help="seconds to wait after a step")
