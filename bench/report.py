@@ -468,7 +468,8 @@ FINDINGS = [
     " KB on the legacy implementation; the load generator now offers it as a browser does.",
     "- **A meets the issue's 25% on the production server (30%), not on daphne (20%) or on"
     " legacy uvicorn (24%).** The write path got cheaper (below), and the full collections"
-    " of Python's garbage collector, which paused a process for 70–380 ms, are rare now"
+    " of Python's garbage collector, which paused a process for 70–380 ms (timed once"
+    " with `gc.callbacks` in a B server; no bench command records it), are rare now"
     " (`pause/asgi.py`: the loaded application is frozen out of collection, thresholds"
     " `PAUSE_GC_THRESHOLD`).",
     "- **At its best step a Pause process uses 52–63 % of a core, not all of it.** What"
@@ -480,9 +481,10 @@ FINDINGS = [
     " of CPU) weighs ten times more per delivery than in A, and the bare server does none."
     " 25% of this run's ceiling (59,573/s) would be ~1,500 posts/s persisted by one"
     " process, three times the writes target.",
-    "- **The write path.** One `idea.post` alone in its transaction now costs ~1.2–1.6 ms of"
-    " CPU on the database thread, five to a transaction ~0.4–0.7 ms each (3.1 and 1.0 ms"
-    ' at the start of the day; "Snapshot and resume" above gives this run\'s): the'
+    "- **The write path.** The CPU of one `idea.post` on the database thread, alone in its"
+    ' transaction and five to one, is under "Snapshot and resume" above (`bench.micro`);'
+    " an ad-hoc probe of the same call, before that measure existed, gave 3.1 and 1.0 ms"
+    " at the start of this work, 1.2 and 0.43 ms after it: the"
     " statements the ORM compiled (the challenge read with `select_related` alone was"
     " 0.9 ms) are plain SQL built once (`rooms/services/rows.py`), instances come from"
     " `Model.from_db` with the ORM's own converters, and on PostgreSQL a batch's fixed"
