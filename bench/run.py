@@ -491,12 +491,19 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("--no-report", action="store_true", help="do not write docs/")
     parser.add_argument(
+        "--no-ceiling",
+        action="store_true",
+        help="skip the bare server's runs (a development run: no ratios, implies --no-report)",
+    )
+    parser.add_argument(
         "--connect-only",
         action="store_true",
         help="A, B, C: connect (and measure RSS), post nothing",
     )
     parser.add_argument("--out", type=Path, default=WORK / "results.json")
     opts = parser.parse_args(argv)
+    if opts.no_ceiling:
+        opts.no_report = True
     if opts.quick:
         opts.dur, opts.drain = min(opts.dur, 1.5), min(opts.drain, 0.7)
         opts.rooms = min(opts.rooms, 30)
@@ -543,7 +550,7 @@ def main(argv: list[str] | None = None) -> int:
             results.setdefault("errors", []).append(f"{name}: {e.__class__.__name__}: {e}")
         save()
 
-    def one_process(scenario: str, n_rooms: int, members: int, steps: list[float]) -> None:
+    def ceiling(scenario: str, n_rooms: int, members: int, steps: list[float]) -> None:
         server = Server("bare")
         try:
             results["fanout"].append(
@@ -558,6 +565,10 @@ def main(argv: list[str] | None = None) -> int:
             )
         finally:
             server.close()
+
+    def one_process(scenario: str, n_rooms: int, members: int, steps: list[float]) -> None:
+        if not opts.no_ceiling:
+            ceiling(scenario, n_rooms, members, steps)
         for kind in kinds:
             meetings = (seeded_a if scenario == "A" else seeded_b).take()
             server = Server(kind, pause_env(db, None))
@@ -578,18 +589,20 @@ def main(argv: list[str] | None = None) -> int:
                 server.close()
 
     def two_processes() -> None:
-        pair = [Server("bare", extra=["--redis", redis.url]) for _ in range(2)]
+        pair = [] if opts.no_ceiling else [Server("bare", extra=["--redis", redis.url])]
+        pair += [Server("bare", extra=["--redis", redis.url]) for _ in pair]
         try:
-            results["fanout"].append(
-                fanout(
-                    scenario="C",
-                    servers=pair,
-                    meetings=bare_meetings(opts.rooms, 10),
-                    steps=steps_b,
-                    opts=opts,
-                    kind="bare",
+            if pair:
+                results["fanout"].append(
+                    fanout(
+                        scenario="C",
+                        servers=pair,
+                        meetings=bare_meetings(opts.rooms, 10),
+                        steps=steps_b,
+                        opts=opts,
+                        kind="bare",
+                    )
                 )
-            )
         finally:
             for s in pair:
                 s.close()
