@@ -134,7 +134,9 @@ if REDIS_URL:
         }
     }
 else:
-    CHANNEL_LAYERS = {"default": {"BACKEND": "channels.layers.InMemoryChannelLayer"}}
+    # In-process, one process only: Channels' in-memory layer without its per-send
+    # sweeps, tasks and deep copies (rooms/layers.py).
+    CHANNEL_LAYERS = {"default": {"BACKEND": "rooms.layers.LocalChannelLayer"}}
     CACHES = {
         "default": {
             "BACKEND": "django.core.cache.backends.db.DatabaseCache",

@@ -115,7 +115,7 @@ def test_postgresql_when_database_url_is_set(production):
 
 def test_in_memory_channel_layer_and_database_cache_without_redis_url(embedded):
     """Without REDIS_URL the channel layer lives in memory and the cache in the database."""
-    assert embedded["layer"] == "channels.layers.InMemoryChannelLayer"
+    assert embedded["layer"] == "rooms.layers.LocalChannelLayer"
     assert embedded["cache"] == "django.core.cache.backends.db.DatabaseCache"
 
 
