@@ -159,6 +159,7 @@ class Hub:
         self._tasks: set[asyncio.Task] = set()
         self._announce = Throttle(self._announce_now)  # this process's sockets came or went
         self._push = Throttle(self._push_presence_now)  # a meeting's list changed somewhere
+        self._presence_sent: dict[int, str] = {}  # meeting → the last list pushed to it
         self.presence_pushes = 0  # presence lists sent to local sockets (regression check)
         self.layer_messages = 0  # channel-layer messages received (regression check)
         self.window_releases = 0  # gaps handed out after REORDER_WINDOW (regression check)
@@ -218,6 +219,7 @@ class Hub:
         if local:
             return
         self.sockets.pop(meeting_id, None)
+        self._presence_sent.pop(meeting_id, None)
         self._forget_order(meeting_id)
         async with self._group_locks[meeting_id]:
             if meeting_id in self._joined and not self.sockets.get(meeting_id):
@@ -371,11 +373,23 @@ class Hub:
             return
         entries = await presence_backend().list(meeting_id)
         text = encode({"type": "presence", "participants": entries})
+        self._presence_sent[meeting_id] = text
         self.presence_pushes += 1
         # Per socket: a second tab of someone already present leaves the list unchanged
         # but must still get it, and a socket gets it only after its welcome.
         for consumer in local:
             await consumer.send_presence(text)
+
+    async def _heal_presence(self, meeting_id: int) -> None:
+        """Push the meeting's list if it is not the one last pushed here (entries of a
+        killed process expired, a message was lost): a heartbeat that changes nothing
+        sends nothing, instead of a list to every socket of the process."""
+        if meeting_id in self._push.pending:
+            return  # a push is on its way
+        entries = await presence_backend().list(meeting_id)
+        text = encode({"type": "presence", "participants": entries})
+        if self._presence_sent.get(meeting_id) != text:
+            await self.push_presence(meeting_id)
 
     async def _beat(self) -> None:
         """Refresh this process's presence entries, and heal the lists of every local
@@ -386,7 +400,7 @@ class Hub:
             try:
                 for meeting_id, consumers in list(self.sockets.items()):
                     await backend.refresh(meeting_id, [c.presence_entry for c in consumers])
-                    await self.push_presence(meeting_id)
+                    await self._heal_presence(meeting_id)
                 self._announce.forget_idle()
                 self._push.forget_idle()
             except asyncio.CancelledError:

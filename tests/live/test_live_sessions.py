@@ -8,6 +8,7 @@ from django.conf import settings as django_settings
 from django.test import Client
 
 from rooms import presence
+from rooms.hub import hub
 from rooms.models import Challenge, CommandReceipt
 from tests.live.conftest import ORIGIN
 from tests.live.fixtures_extra import drain, events, join_as_guest
@@ -79,6 +80,27 @@ async def test_presence_counts_people_not_tabs_and_heals(ws, live_meeting, setti
     both = sorted([b_id, 987654])
     assert sorted(await present(b, lambda ids: sorted(ids) == both)) == both
     assert await present(b, lambda ids: ids == [b_id], timeout=4) == [b_id]
+
+
+async def test_a_heartbeat_that_changes_nothing_sends_no_presence_list(
+    ws, live_meeting, settings
+):
+    """The heartbeat heals lists (the test above); when nobody came or went it sends
+    nothing: before, every heartbeat pushed every meeting's list to all its sockets (with
+    1,000 sockets, 1,000 frames in one burst every 10 s)."""
+    settings.PAUSE_PRESENCE_TTL = 0.6  # a heartbeat every 0.2 s
+    meeting, people = await sync_to_async(live_meeting)()
+    a = await ws(people["a"], meeting)
+    b = await ws(people["b"], meeting)
+    await asyncio.sleep(0.5)  # the joins' pushes, and a couple of heartbeats
+    await drain(a, 0.1)
+    await drain(b, 0.1)
+    pushes = hub.presence_pushes
+    a.frames.clear()
+    await asyncio.sleep(0.9)  # four heartbeats
+    await drain(a, 0.1)
+    assert [f for f in a.frames if f["type"] == "presence"] == []
+    assert hub.presence_pushes == pushes
 
 
 async def test_a_removed_participant_is_disconnected_with_a_closing_frame(ws, live_meeting):
