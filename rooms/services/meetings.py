@@ -75,6 +75,8 @@ class Ctx:
     # Rows read by earlier commands of the same batch that no command of it changed
     # since (``run_calls`` empties it after any command that may change them).
     cache: dict = field(default_factory=dict)
+    # New rows whose insert the batch makes with its last round trip (``rows.Deferred``).
+    deferred: rows.Deferred | None = None
 
     @property
     def facilitator(self) -> bool:
@@ -94,6 +96,14 @@ class Ctx:
         )
         self.events.append(event)
         return event
+
+    def insert(self, obj):
+        """Insert ``obj`` (a new row): with the batch's last round trip when its key was
+        drawn in advance (PostgreSQL), or now with ``rows.create``. Either way it has its
+        primary key on return."""
+        if self.deferred is None or not self.deferred.add(obj):
+            rows.create(obj)
+        return obj
 
     def touch(self, *fields: str) -> None:
         """Mark meeting fields changed; they are saved with ``last_seq`` at the end."""
@@ -125,6 +135,11 @@ def _role(meeting: Meeting, actor: Participant) -> str:
 
 def _save_events(events: list[MeetingEvent]) -> None:
     rows.insert(events, rows.EVENT_FIELDS)
+
+
+# Commands whose new idea may wait for the batch's last round trip (``rows.Deferred``):
+# they read no idea, and nothing they do after adding it can fail.
+DEFERS_IDEA = frozenset({"idea.post"})
 
 
 @dataclass
@@ -177,7 +192,9 @@ def _challenges_named(calls: list[Call]) -> set[int]:
     return ids
 
 
-def _run_one(call: Call, meeting: Meeting | None, actor, cache: dict) -> tuple[Outcome, Ctx]:
+def _run_one(
+    call: Call, meeting: Meeting | None, actor, cache: dict, deferred: rows.Deferred | None = None
+) -> tuple[Outcome, Ctx]:
     if meeting is None:
         raise NotFound(_("This meeting does not exist."))
     if actor is None:
@@ -187,7 +204,7 @@ def _run_one(call: Call, meeting: Meeting | None, actor, cache: dict) -> tuple[O
         raise Forbidden(_("You were removed from this meeting."))
     if isinstance(role, Forbidden):
         raise role
-    ctx = Ctx(meeting=meeting, actor=fresh, role=role, cache=cache)
+    ctx = Ctx(meeting=meeting, actor=fresh, role=role, cache=cache, deferred=deferred)
     if call.check:
         phases.check(
             fmt=meeting.format,
@@ -222,11 +239,12 @@ def run_calls(calls: list[Call], published: list | None = None) -> list[Outcome 
     batch = len(calls) > 1
     results: list[Outcome | Exception] = []
     with transaction.atomic():
-        meetings, found, stored, challenges = rows.open_batch(
+        meetings, found, stored, challenges, deferred = rows.open_batch(
             (c.actor.meeting_id for c in calls),
             (c.actor.pk for c in calls),
             [(c.actor.pk, c.ref) for c in calls if c.ref],
             _challenges_named(calls),
+            new_ideas=sum(c.name in DEFERS_IDEA for c in calls),
         )
         actors = _actors(calls, found)
         done = {k: Outcome(r["seq"], r["result"], replayed=True) for k, r in stored.items()}
@@ -241,6 +259,9 @@ def run_calls(calls: list[Call], published: list | None = None) -> list[Outcome 
                 continue
             meeting = meetings.get(call.actor.meeting_id)
             before = dict(meeting.__dict__) if meeting is not None else {}
+            if call.name not in DEFERS_IDEA:
+                deferred.flush()  # this command may read or change the batch's new ideas
+            mark = deferred.mark()
             savepoint = (
                 transaction.savepoint_create() if batch and not call.validates_first else None
             )
@@ -248,10 +269,13 @@ def run_calls(calls: list[Call], published: list | None = None) -> list[Outcome 
                 cache.clear()
             try:
                 with translation.override(call.lang) if call.lang else nullcontext():
-                    outcome, ctx = _run_one(call, meeting, actors.get(call.actor.pk), cache)
+                    outcome, ctx = _run_one(
+                        call, meeting, actors.get(call.actor.pk), cache, deferred
+                    )
             except Exception as e:
                 if not batch or (savepoint is None and not isinstance(e, DomainError)):
                     raise  # the whole batch rolls back (rooms.writer then runs each alone)
+                deferred.rollback_to(mark)
                 if savepoint is not None:
                     transaction.savepoint_rollback(savepoint)
                     cache.clear()
@@ -288,6 +312,7 @@ def run_calls(calls: list[Call], published: list | None = None) -> list[Outcome 
             [meetings[pk] for pk, fields in dirty.items() if fields == {"last_seq"}],
             [e for evs in events.values() for e in evs],
             receipts,
+            deferred,
         )
         for pk, evs in events.items():
             broadcast.on_commit_publish(pk, evs, into=published)
@@ -702,7 +727,7 @@ def idea_post(
     m = ctx.meeting
     if m.format == "hot-seat" and m.active_challenge_id != c.pk:
         raise WrongPhase(_("Only the challenge in the hot seat takes ideas now."), "challenge_id")
-    idea = rows.create(
+    idea = ctx.insert(
         Idea(
             meeting=m,
             challenge=c,

@@ -26,7 +26,7 @@ from django.db import connection
 from django.db.models import Model
 
 from rooms import sql
-from rooms.models import Challenge, CommandReceipt, Meeting, Membership, Participant
+from rooms.models import Challenge, CommandReceipt, Idea, Meeting, Membership, Participant
 
 _qn = sql.qn
 
@@ -113,18 +113,22 @@ def open_batch(
     participant_ids: Iterable[int],
     pairs: Sequence[tuple[int, str]],
     challenge_ids: Iterable[int] = (),
-) -> tuple[dict[int, Meeting], list[Participant], dict[tuple[int, str], dict], dict]:
+    new_ideas: int = 0,
+) -> tuple[dict[int, Meeting], list[Participant], dict[tuple[int, str], dict], dict, Deferred]:
     """``lock_meetings``, ``participants_with_roles``, ``receipts`` and ``challenges``
     together: the start of a batch of commands (one round trip on PostgreSQL, the locks
-    first)."""
+    first). On PostgreSQL, with the ids of up to ``new_ideas`` ideas drawn from their
+    sequence (``Deferred``)."""
     meeting_ids, participant_ids = sorted(set(meeting_ids)), sorted(set(participant_ids))
     challenge_ids = sorted(set(challenge_ids))
-    locked, found, stored, named = _script(
+    draw = new_ideas > 0 and connection.vendor == "postgresql"
+    locked, found, stored, named, ids = _script(
         [
             _lock_sql(meeting_ids) if meeting_ids else None,
             _participants_sql(participant_ids) if participant_ids else None,
             _receipts_sql(pairs) if pairs else None,
             _challenges_sql(challenge_ids, meeting_ids) if challenge_ids and meeting_ids else None,
+            _ids_sql(Idea, new_ideas) if draw else None,
         ]
     )
     return (
@@ -132,19 +136,81 @@ def open_batch(
         _with_roles(found or ()),
         _stored(stored or ()),
         _with_owners(named or ()),
+        Deferred([i for (i,) in ids or ()]),
     )
 
 
-def close_batch(last_seqs: Sequence[Meeting], events: Sequence[Model], receipts: Sequence[Model]):
-    """``save_last_seq`` of each meeting, then the events' and the receipts' inserts: the
-    end of a batch of commands (one round trip on PostgreSQL)."""
+def close_batch(
+    last_seqs: Sequence[Meeting],
+    events: Sequence[Model],
+    receipts: Sequence[Model],
+    deferred: Deferred | None = None,
+):
+    """The deferred inserts, ``save_last_seq`` of each meeting, then the events' and the
+    receipts' inserts: the end of a batch of commands (one round trip on PostgreSQL)."""
     _script(
         [
+            deferred.take_statement() if deferred is not None else None,
             *(_last_seq_sql(m) for m in last_seqs),
             _insert_sql(events, EVENT_FIELDS) if events else None,
             _insert_sql(receipts, RECEIPT_FIELDS) if receipts else None,
         ]
     )
+
+
+def _ids_sql(model: type[Model], n: int) -> Statement:
+    """``n`` new primary keys of ``model`` from its sequence (PostgreSQL)."""
+    meta = model._meta
+    sql = "SELECT nextval(pg_get_serial_sequence(%s, %s)) FROM generate_series(1, %s)"
+    return sql, [_qn(meta.db_table), meta.pk.column, n]
+
+
+class Deferred:
+    """New rows of one batch whose primary keys were drawn with the batch's first round
+    trip (``open_batch``), inserted together with its last (``close_batch``) instead of
+    one ``INSERT … RETURNING`` round trip each.
+
+    ``add(obj)`` gives ``obj`` a drawn key and keeps it, or returns False when none is left
+    (SQLite draws none): the caller then inserts it with ``create``. Rows kept here are not
+    in the database yet: before a command that may read or change them runs, the batch
+    inserts them (``flush``); a command that fails after adding some drops them
+    (``rollback_to``)."""
+
+    def __init__(self, ids: list[int]) -> None:
+        self.ids = ids
+        self.objs: list[Model] = []
+
+    def add(self, obj: Model) -> bool:
+        if not self.ids:
+            return False
+        meta = obj._meta
+        obj.pk = self.ids.pop(0)
+        for f in meta.concrete_fields:
+            if f is not meta.pk:
+                setattr(obj, f.attname, f.pre_save(obj, add=True))
+        obj._state.adding = False
+        obj._state.db = connection.alias
+        self.objs.append(obj)
+        return True
+
+    def mark(self) -> int:
+        return len(self.objs)
+
+    def rollback_to(self, mark: int) -> None:
+        # The ids drawn for them are not reused (sequences never roll back either).
+        del self.objs[mark:]
+
+    def take_statement(self) -> Statement | None:
+        """The INSERT of the rows kept so far (None: none), which are then forgotten."""
+        if not self.objs:
+            return None
+        objs, self.objs = self.objs, []
+        return _insert_sql(objs, [f.name for f in objs[0]._meta.concrete_fields])
+
+    def flush(self) -> None:
+        statement = self.take_statement()
+        if statement is not None:
+            _fetch_none(*statement)
 
 
 def challenges(ids: Iterable[int], meeting_ids: Iterable[int]) -> dict[int, Challenge]:

@@ -94,6 +94,33 @@ def test_each_command_sees_what_the_ones_before_wrote(cast):
     assert Vote.objects.filter(idea_id=idea_id).count() == 1
 
 
+def test_ideas_posted_in_a_batch_are_there_for_the_commands_after_them(cast):
+    """On PostgreSQL a batch's new ideas are inserted with its last round trip: a later
+    command of the same batch that reads them (here the reveal of hidden ideas) finds
+    them, a refused post in between leaves nothing, and the ideas keep their ids in the
+    order they were posted."""
+    fac = cast["facilitator"]
+    services.meeting_settings(actor=fac, hide_until_reveal=True)
+    results = run_calls(
+        [
+            post(cast, "member", "un"),
+            post(cast, "guest", "deux"),
+            post(cast, "member", "perdu", challenge_id=999_999),  # refused
+            svc.ideas_reveal.call(actor=fac, challenge_id=cast.challenge_id),
+            post(cast, "other", "trois"),
+        ]
+    )
+    kinds = [type(r).__name__ for r in results]
+    assert kinds == ["Outcome", "Outcome", "NotFound", "Outcome", "Outcome"]
+    assert results[3].result == {"revealed": 2}
+    ids = [results[i].result["id"] for i in (0, 1, 4)]
+    assert ids == sorted(ids)
+    stored = dict(Idea.objects.filter(meeting=cast.meeting).values_list("pk", "hidden"))
+    assert stored == {ids[0]: False, ids[1]: False, ids[2]: True}
+    events = MeetingEvent.objects.filter(meeting=cast.meeting, name="idea.posted")
+    assert sorted(e.data["id"] for e in events) == ids
+
+
 def test_a_repeated_ref_in_one_batch_or_after_is_answered_from_its_receipt(cast):
     first, again = run_calls(
         [post(cast, "member", "une", ref="same"), post(cast, "member", "une", ref="same")]
