@@ -103,3 +103,29 @@ def test_a_lone_idea_post_is_two_round_trips_on_postgresql(cast):
     assert Idea.objects.get(pk=outcome.result["id"]).text == "Un atelier à 100 % ; %s, l'été"
     (replayed,) = svc.run_calls([call], [])  # the receipt was written
     assert replayed.replayed and replayed.seq == outcome.seq
+
+
+def test_the_batch_scripts_are_parsed_once_per_shape_on_postgresql(cast):
+    """psycopg caches the parsing of a query's placeholders only up to 4,096 characters
+    and 50 parameters by default; the batch's scripts are longer (``rooms.apps`` raises
+    the bounds): a second batch of the same size is served from the cache."""
+    if connection.vendor != "postgresql":
+        pytest.skip("the parsing cache is psycopg's (the CI run includes PostgreSQL)")
+    from psycopg import _queries
+
+    from rooms.services import meetings as svc
+
+    def batch(tag: str) -> list:
+        return [
+            svc.idea_post.call(
+                actor=cast[role], ref=f"{tag}-{i}", challenge_id=cast.challenge_id, text="x"
+            )
+            for i, role in enumerate(["member", "other", "guest"] * 6)
+        ]
+
+    svc.run_calls(batch("a"), [])
+    before = _queries._query2pg_client.cache_info()
+    svc.run_calls(batch("b"), [])
+    after = _queries._query2pg_client.cache_info()
+    assert after.misses == before.misses, "a batch of the same size was parsed again"
+    assert after.hits > before.hits
