@@ -105,7 +105,7 @@ def test_a_lone_idea_post_is_two_round_trips_on_postgresql(cast):
     assert replayed.replayed and replayed.seq == outcome.seq
 
 
-def test_the_batch_scripts_are_parsed_once_per_shape_on_postgresql(cast):
+def test_the_batch_scripts_are_parsed_once_per_shape_on_postgresql(cast, monkeypatch):
     """psycopg caches the parsing of a query's placeholders only up to 4,096 characters
     and 50 parameters by default; the batch's scripts are longer (``rooms.apps`` raises
     the bounds): a second batch of the same size is served from the cache."""
@@ -125,7 +125,15 @@ def test_the_batch_scripts_are_parsed_once_per_shape_on_postgresql(cast):
 
     svc.run_calls(batch("a"), [])
     before = _queries._query2pg_client.cache_info()
+    uncached = []
+    parse = _queries._query2pg_client_nocache  # what psycopg calls past its bounds
+
+    def counted(query, encoding):
+        uncached.append(len(query))
+        return parse(query, encoding)
+
+    monkeypatch.setattr(_queries, "_query2pg_client_nocache", counted)
     svc.run_calls(batch("b"), [])
     after = _queries._query2pg_client.cache_info()
+    assert uncached == [], f"queries of {uncached} characters parsed outside the cache"
     assert after.misses == before.misses, "a batch of the same size was parsed again"
-    assert after.hits > before.hits
