@@ -147,14 +147,33 @@ def close_batch(
     deferred: Deferred | None = None,
 ):
     """The deferred inserts, ``save_last_seq`` of each meeting, then the events' and the
-    receipts' inserts: the end of a batch of commands (one round trip on PostgreSQL)."""
+    receipts' inserts: the end of a batch of commands (one round trip on PostgreSQL).
+
+    On PostgreSQL, when this is the last statement of the outermost transaction, its
+    COMMIT goes in the same round trip: Django's commit then finds the connection idle and
+    sends nothing (psycopg commits only a transaction in progress), and runs the
+    ``on_commit`` callbacks as usual. A failed COMMIT raises here, inside the block, which
+    then rolls back (a no-op on an ended transaction) as for any other error."""
     _script(
         [
             deferred.take_statement() if deferred is not None else None,
             *(_last_seq_sql(m) for m in last_seqs),
             _insert_sql(events, EVENT_FIELDS) if events else None,
             _insert_sql(receipts, RECEIPT_FIELDS) if receipts else None,
+            ("COMMIT", []) if _last_of_outermost() else None,
         ]
+    )
+
+
+def _last_of_outermost() -> bool:
+    """Whether the caller is in the outermost ``atomic`` block (not a savepoint), on
+    PostgreSQL, so that the block may end with the caller's last statement."""
+    return (
+        connection.vendor == "postgresql"
+        and connection.in_atomic_block
+        and len(connection.atomic_blocks) == 1
+        and not connection.savepoint_ids
+        and not connection.needs_rollback
     )
 
 

@@ -137,3 +137,32 @@ def test_the_batch_scripts_are_parsed_once_per_shape_on_postgresql(cast, monkeyp
     after = _queries._query2pg_client.cache_info()
     assert uncached == [], f"queries of {uncached} characters parsed outside the cache"
     assert after.misses == before.misses, "a batch of the same size was parsed again"
+
+
+def test_a_batch_commits_with_its_last_round_trip_on_postgresql(cast, monkeypatch):
+    """The close script ends with COMMIT when it is the last statement of the outermost
+    transaction: psycopg then sends no COMMIT of its own (it sends BEGIN, which it issues
+    before the first statement of every transaction), and the on_commit callbacks run."""
+    if connection.vendor != "postgresql":
+        pytest.skip("psycopg's commands (the CI run includes PostgreSQL)")
+    from rooms.services import meetings as svc
+
+    commands: list[bytes] = []
+    cls = type(connection.connection)
+    original = cls._exec_command
+
+    def recording(self, command, *args, **kwargs):
+        commands.append(bytes(command) if isinstance(command, bytes | bytearray) else command)
+        return original(self, command, *args, **kwargs)
+
+    monkeypatch.setattr(cls, "_exec_command", recording)
+    published: list = []
+    before = cast.refresh().last_seq
+    (outcome,) = svc.run_calls(
+        [svc.idea_post.call(actor=cast["other"], challenge_id=cast.challenge_id, text="x")],
+        published,
+    )
+    assert b"COMMIT" not in commands and any(c.startswith(b"BEGIN") for c in commands)
+    assert outcome.seq == before + 1 == cast.refresh().last_seq  # committed
+    assert [e["seq"] for _m, evs in published for e in evs] == [outcome.seq]  # on_commit ran
+    assert Idea.objects.filter(pk=outcome.result["id"]).exists()
