@@ -16,7 +16,6 @@ from collections import OrderedDict
 from dataclasses import dataclass
 
 from django.db import connection, transaction
-from django.db.models import Count
 
 from rooms import phases
 from rooms import sql as plain
@@ -330,19 +329,6 @@ SNAPSHOT_CACHE_MEETINGS = 8  # boards kept per process
 SNAPSHOT_CACHE_IDEAS = 10_000  # and this many ideas across them (~3 KB each, both renderings)
 
 
-def _consistent_read():
-    """A transaction in which every query sees the same committed state."""
-    outermost = not connection.in_atomic_block
-    atomic = transaction.atomic()
-    atomic.__enter__()
-    # Only the first statement of a transaction may set its isolation; inside an outer
-    # transaction (a service, a test) the caller's view is already one state.
-    if connection.vendor == "postgresql" and outermost:
-        with connection.cursor() as cur:
-            cur.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ READ ONLY")
-    return atomic
-
-
 class _Board:
     """The viewer-independent part of a meeting's snapshot at one ``last_seq``."""
 
@@ -518,27 +504,35 @@ def board_unchanged(m: Meeting, before: int) -> None:
     _BOARDS.neutral(m, range(before + 1, m.last_seq + 1))
 
 
-def snapshot_for(meeting: Meeting | int, viewer: Viewer) -> tuple[dict, int]:
-    """The whole state of a meeting for one viewer, and the ``seq`` it corresponds to."""
+def snapshot_for(
+    meeting: Meeting | int, viewer: Viewer, *, fresh: bool = False
+) -> tuple[dict, int]:
+    """The whole state of a meeting for one viewer, and the ``seq`` it corresponds to.
+
+    ``fresh``: the viewer is a participant that has just been created (a first join): it
+    has no votes or reactions yet, so they are not read."""
     meeting_id = meeting if isinstance(meeting, int) else meeting.pk
     # Only a board read from committed data may be kept: inside a caller's transaction
     # the state may hold writes that roll back, and their ``last_seq`` be reused.
     shared = not connection.in_atomic_block
-    atomic = _consistent_read()
+    atomic = transaction.atomic()
+    atomic.__enter__()
     try:
-        m = _meeting(meeting_id)
+        m, mine, participants, action_ids = _reads(meeting_id, viewer, fresh, isolate=shared)
         board = _BOARDS.get_or_build(m, _build_board) if shared else _build_board(m)
-        return _snapshot(m, board, viewer), m.last_seq
+        return _snapshot(m, board, viewer, mine, participants, action_ids), m.last_seq
     finally:
         atomic.__exit__(None, None, None)
 
 
-def _snapshot(m: Meeting, board: _Board, v: Viewer) -> dict:
-    my_votes, my_reactions = _mine(v)
-    actions, followups = _actions(m)
+def _snapshot(
+    m: Meeting, board: _Board, v: Viewer, mine, participants: list[dict], action_ids: list[int]
+) -> dict:
+    my_votes, my_reactions = mine
+    actions, followups = _actions(m, action_ids)
     return {
         "meeting": meeting_data(m),
-        "participants": _participants(m),
+        "participants": participants,
         "challenges": list(board.challenges),
         "ideas": _ideas_for(board, v, my_votes, my_reactions),
         "clusters": list(board.clusters),
@@ -574,10 +568,34 @@ def _ideas_for(board: _Board, v: Viewer, my_votes: set[int], my_reactions: dict)
 _qn = plain.qn
 
 
-def _rows(sql: str, params: list) -> list[tuple]:
-    with connection.cursor() as cursor:
-        cursor.execute(sql, params)
-        return cursor.fetchall()
+# The isolation of a snapshot's transaction (PostgreSQL): its first statement, sent with
+# the reads (``_reads``), so that every read sees the same committed state.
+_ISOLATION = "SET TRANSACTION ISOLATION LEVEL REPEATABLE READ READ ONLY"
+
+
+def _reads(meeting_id: int, v: Viewer, fresh: bool, *, isolate: bool):
+    """The per-call reads of a snapshot, in one round trip on PostgreSQL (the
+    transaction's isolation first when ``isolate``: only the first statement of a
+    transaction may set it): the meeting, the viewer's votes and reactions (none for a
+    ``fresh`` participant: not read), the participants with their roles, and the ids of
+    the actions to show."""
+    from rooms.services.rows import _script  # rooms.services imports this module
+
+    sql, names, converters = _meeting_sql(connection.vendor)
+    found, mine, people, actions = _script(
+        [
+            (_ISOLATION, []) if isolate and connection.vendor == "postgresql" else None,
+            (sql, [meeting_id]),
+            None if fresh else (_mine_sql(), [v.participant_id, v.participant_id]),
+            (_participants_sql(), [meeting_id]),
+            (_action_ids_sql(), [meeting_id, "ended", *_OPEN_STATUSES]),
+        ]
+    )[1:]
+    if not found:
+        raise Meeting.DoesNotExist("Meeting matching query does not exist.")
+    values = plain.convert(list(found[0]), converters)
+    m = Meeting.from_db(connection.alias, names, values)
+    return m, _mine(mine or ()), _participants(people), [pk for (pk,) in actions]
 
 
 @functools.cache
@@ -594,16 +612,6 @@ def _meeting_sql(vendor: str) -> tuple[str, list[str], tuple]:
     return sql, [f.attname for f in fields], plain.converters(fields)
 
 
-def _meeting(meeting_id: int) -> Meeting:
-    """``Meeting.objects.get(pk=meeting_id)`` in plain SQL (a fifth of its CPU)."""
-    sql, names, converters = _meeting_sql(connection.vendor)
-    found = _rows(sql, [meeting_id])
-    if not found:
-        raise Meeting.DoesNotExist("Meeting matching query does not exist.")
-    values = plain.convert(list(found[0]), converters)
-    return Meeting.from_db(connection.alias, names, values)
-
-
 @functools.cache
 def _mine_sql() -> str:
     v, r = Vote._meta, Reaction._meta
@@ -615,12 +623,12 @@ def _mine_sql() -> str:
     )
 
 
-def _mine(v: Viewer) -> tuple[set[int], dict[int, set[str]]]:
-    """The ideas ``v`` voted on, and its reactions per idea, in one query (a participant
-    belongs to one meeting: no join needed)."""
+def _mine(rows) -> tuple[set[int], dict[int, set[str]]]:
+    """The ideas the viewer voted on, and its reactions per idea, from ``_mine_sql``'s
+    rows (a participant belongs to one meeting: no join needed)."""
     my_votes: set[int] = set()
     my_reactions: dict[int, set[str]] = {}
-    for idea_id, emoji in _rows(_mine_sql(), [v.participant_id, v.participant_id]):
+    for idea_id, emoji in rows:
         if emoji == "":
             my_votes.add(idea_id)
         else:
@@ -630,19 +638,21 @@ def _mine(v: Viewer) -> tuple[set[int], dict[int, set[str]]]:
 
 @functools.cache
 def _participants_sql() -> str:
-    p, ms = Participant._meta, Membership._meta
+    p, mt, ms = Participant._meta, Meeting._meta, Membership._meta
     return (
         f"SELECT p.{_qn('id')}, p.{_qn('display_name')}, p.{_qn('user_id')},"  # noqa: S608
         f" ms.{_qn('role')}, p.{_qn('muted')}, p.{_qn('removed')}"
         f" FROM {_qn(p.db_table)} p"
-        f" LEFT JOIN {_qn(ms.db_table)} ms ON ms.{_qn('room_id')} = %s"
+        f" JOIN {_qn(mt.db_table)} mt ON mt.{_qn('id')} = p.{_qn('meeting_id')}"
+        f" LEFT JOIN {_qn(ms.db_table)} ms ON ms.{_qn('room_id')} = mt.{_qn('room_id')}"
         f" AND ms.{_qn('user_id')} = p.{_qn('user_id')}"
         f" WHERE p.{_qn('meeting_id')} = %s ORDER BY p.{_qn('id')}"
     )
 
 
-def _participants(m: Meeting) -> list[dict]:
-    """Every participant with its role in the room now (a role changes with no event)."""
+def _participants(rows) -> list[dict]:
+    """Every participant with its role in the room now (a role changes with no event),
+    from ``_participants_sql``'s rows."""
     # As ``participant_data``: a member of no role (left the room) shows as a member.
     return [
         {
@@ -652,50 +662,37 @@ def _participants(m: Meeting) -> list[dict]:
             "muted": bool(muted),
             "removed": bool(removed),
         }
-        for pk, name, user_id, room_role, muted, removed in _rows(
-            _participants_sql(), [m.room_id, m.pk]
-        )
+        for pk, name, user_id, room_role, muted, removed in rows
     ]
 
 
+_OPEN_STATUSES = (ActionStatus.OPEN.value, ActionStatus.IN_PROGRESS.value)
+
+
 @functools.cache
-def _action_ids_sql(since_start: bool) -> str:
+def _action_ids_sql() -> str:
+    """The ids of the actions ``_actions`` returns: the meeting's own, and those of the
+    room's earlier ended meetings still open or changed since this one started (none
+    changed before a start: ``started_at`` is NULL then). Compared with the meeting's row
+    in the statement, so that it needs nothing read before it."""
     a, c, mt = Action._meta, Challenge._meta, Meeting._meta
-    changed = f" OR a.{_qn('updated_at')} >= %s" if since_start else ""
     return (
         f"SELECT a.{_qn('id')} FROM {_qn(a.db_table)} a"  # noqa: S608
         f" JOIN {_qn(c.db_table)} c ON c.{_qn('id')} = a.{_qn('challenge_id')}"
         f" JOIN {_qn(mt.db_table)} cm ON cm.{_qn('id')} = c.{_qn('meeting_id')}"
-        f" WHERE c.{_qn('meeting_id')} = %s"
-        f" OR (cm.{_qn('room_id')} = %s AND cm.{_qn('state')} = %s"
-        f" AND cm.{_qn('scheduled_at')} < %s"
-        f" AND (a.{_qn('status')} IN (%s, %s){changed}))"
+        f" JOIN {_qn(mt.db_table)} m ON m.{_qn('id')} = %s"
+        f" WHERE c.{_qn('meeting_id')} = m.{_qn('id')}"
+        f" OR (cm.{_qn('room_id')} = m.{_qn('room_id')} AND cm.{_qn('state')} = %s"
+        f" AND cm.{_qn('scheduled_at')} < m.{_qn('scheduled_at')}"
+        f" AND (a.{_qn('status')} IN (%s, %s) OR a.{_qn('updated_at')} >= m.{_qn('started_at')}))"
     )
 
 
-def _action_ids(m: Meeting) -> list[int]:
-    """The ids of the actions ``_actions`` returns, in one plain statement: most meetings
-    have none, and then the ORM's query (~2 ms of CPU to compile) is not made."""
-    at = Meeting._meta.get_field("scheduled_at")
-    params = [
-        m.pk,
-        m.room_id,
-        "ended",
-        at.get_db_prep_value(m.scheduled_at, connection),
-        ActionStatus.OPEN.value,
-        ActionStatus.IN_PROGRESS.value,
-    ]
-    if m.started_at:
-        params.append(at.get_db_prep_value(m.started_at, connection))
-    return [pk for (pk,) in _rows(_action_ids_sql(bool(m.started_at)), params)]
-
-
-def _actions(m: Meeting) -> tuple[list[dict], list[dict]]:
+def _actions(m: Meeting, ids: list[int]) -> tuple[list[dict], list[dict]]:
     """This meeting's actions, and the follow-ups: open actions of earlier meetings, and
     those whose status changed during this one (so a snapshot equals the events applied
-    to the previous one). One query for their ids (``_action_ids``) and, when there are
-    some, one for them and one for their ideas."""
-    ids = _action_ids(m)
+    to the previous one). Their ids come with the snapshot's reads (``_action_ids_sql``);
+    when there are some, one query for them and one for their ideas."""
     if not ids:
         return [], []
     rows = list(
@@ -713,35 +710,145 @@ def _actions(m: Meeting) -> tuple[list[dict], list[dict]]:
     return actions, followups
 
 
-def _build_board(m: Meeting) -> _Board:
-    challenges = [
-        challenge_data(c) for c in m.challenges.select_related("owner").order_by("position", "id")
-    ]
-    votes = dict(
-        Vote.objects.filter(idea__meeting_id=m.pk)
-        .values("idea_id")
-        .annotate(n=Count("id"))
-        .values_list("idea_id", "n")
-        .order_by()
+def _board_columns() -> list[tuple[str, list]]:
+    """The board's statements (each with one parameter, the meeting's id) and the model
+    fields of their columns, in order (None: an aggregate, last, not converted)."""
+    c, i, r, cl, t = (x._meta for x in (Challenge, Idea, Reply, Cluster, Takeaway))
+    v, rx, p = Vote._meta, Reaction._meta, Participant._meta
+    name = p.get_field("display_name")
+
+    def cols(alias: str, meta, names) -> tuple[list[str], list]:
+        fields = [meta.get_field(n) for n in names]
+        return [f"{alias}.{_qn(f.column)}" for f in fields], fields
+
+    def author(alias: str) -> str:
+        return f" JOIN {_qn(p.db_table)} a ON a.{_qn('id')} = {alias}.{_qn('author_id')}"
+
+    out = []
+    sel, fields = cols("c", c, ("id", "title", "context", "ask", "position", "status", "owner"))
+    out.append(
+        (
+            f"SELECT {', '.join(sel)}, a.{_qn('display_name')} FROM {_qn(c.db_table)} c"  # noqa: S608
+            f" JOIN {_qn(p.db_table)} a ON a.{_qn('id')} = c.{_qn('owner_id')}"
+            f" WHERE c.{_qn('meeting_id')} = %s ORDER BY c.{_qn('position')}, c.{_qn('id')}",
+            [*fields, name],
+        )
     )
+    on_idea = f" JOIN {_qn(i.db_table)} i ON i.{_qn('id')} = x.{_qn('idea_id')}"
+    out.append(
+        (
+            f"SELECT x.{_qn('idea_id')}, COUNT(*) FROM {_qn(v.db_table)} x{on_idea}"  # noqa: S608
+            f" WHERE i.{_qn('meeting_id')} = %s GROUP BY x.{_qn('idea_id')}",
+            [v.get_field("idea"), None],
+        )
+    )
+    out.append(
+        (
+            f"SELECT x.{_qn('idea_id')}, x.{_qn('emoji')}, COUNT(*)"  # noqa: S608
+            f" FROM {_qn(rx.db_table)} x{on_idea} WHERE i.{_qn('meeting_id')} = %s"
+            f" GROUP BY x.{_qn('idea_id')}, x.{_qn('emoji')}",
+            [rx.get_field("idea"), rx.get_field("emoji"), None],
+        )
+    )
+    sel, fields = cols("x", r, ("id", "idea", "text", "author", "anonymous", "created_at"))
+    sel.insert(4, f"a.{_qn('display_name')}")
+    fields.insert(4, name)
+    out.append(
+        (
+            f"SELECT {', '.join(sel)} FROM {_qn(r.db_table)} x{on_idea}{author('x')}"  # noqa: S608
+            f" WHERE i.{_qn('meeting_id')} = %s ORDER BY x.{_qn('id')}",
+            fields,
+        )
+    )
+    sel, fields = cols(
+        "i",
+        i,
+        (
+            "id",
+            "challenge",
+            "kind",
+            "text",
+            "author",
+            "anonymous",
+            "hidden",
+            "removed",
+            "removed_reason",
+            "cluster",
+            "created_at",
+            "edited_at",
+        ),
+    )
+    sel.insert(5, f"a.{_qn('display_name')}")
+    fields.insert(5, name)
+    out.append(
+        (
+            f"SELECT {', '.join(sel)} FROM {_qn(i.db_table)} i{author('i')}"  # noqa: S608
+            f" WHERE i.{_qn('meeting_id')} = %s ORDER BY i.{_qn('id')}",
+            fields,
+        )
+    )
+    sel, fields = cols("x", cl, ("id", "challenge", "name", "position"))
+    out.append(
+        (
+            f"SELECT {', '.join(sel)} FROM {_qn(cl.db_table)} x"  # noqa: S608
+            f" JOIN {_qn(c.db_table)} c ON c.{_qn('id')} = x.{_qn('challenge_id')}"
+            f" WHERE c.{_qn('meeting_id')} = %s ORDER BY x.{_qn('id')}",
+            fields,
+        )
+    )
+    sel, fields = cols("x", t, ("id", "text", "author", "anonymous", "created_at"))
+    sel.insert(3, f"a.{_qn('display_name')}")
+    fields.insert(3, name)
+    out.append(
+        (
+            f"SELECT {', '.join(sel)} FROM {_qn(t.db_table)} x{author('x')}"  # noqa: S608
+            f" WHERE x.{_qn('meeting_id')} = %s ORDER BY x.{_qn('id')}",
+            fields,
+        )
+    )
+    return out
+
+
+@functools.cache
+def _board_sql(vendor: str) -> list[tuple[str, tuple]]:
+    """``_board_columns``' statements, each with the converters of its columns."""
+    return [
+        (sql, plain.converters([f for f in fields if f is not None]))
+        for sql, fields in _board_columns()
+    ]
+
+
+def _build_board(m: Meeting) -> _Board:
+    """The board of ``m`` as the committed state holds it: seven plain statements (one
+    round trip on PostgreSQL), read as columns into the same dicts as ``challenge_data``,
+    ``idea_data``, ``reply_data``, ``cluster_data`` and ``takeaway_data`` give."""
+    from rooms.services.rows import _script  # rooms.services imports this module
+
+    statements = _board_sql(connection.vendor)
+    found = _script([(sql, [m.pk]) for sql, _ in statements])
+    c_rows, v_rows, r_rows, rp_rows, i_rows, cl_rows, t_rows = (
+        [plain.convert(list(row), converters) for row in rows]
+        for rows, (_sql, converters) in zip(found, statements, strict=True)
+    )
+    challenges = [
+        {
+            "id": pk,
+            "title": title,
+            "context": context,
+            "ask": ask,
+            "owner": {"id": owner_id, "name": owner_name},
+            "position": position,
+            "status": status,
+        }
+        for pk, title, context, ask, position, status, owner_id, owner_name in c_rows
+    ]
+    votes = {idea_id: n for idea_id, n in v_rows}
     reactions: dict[int, dict[str, int]] = {}
-    for idea_id, emoji, n in (
-        Reaction.objects.filter(idea__meeting_id=m.pk)
-        .values("idea_id", "emoji")
-        .annotate(n=Count("id"))
-        .values_list("idea_id", "emoji", "n")
-        .order_by()
-    ):
+    for idea_id, emoji, n in r_rows:
         reactions.setdefault(idea_id, {})[emoji] = n
     # Columns, not model instances: the same dicts as ``reply_data`` and ``idea_data``.
     replies: dict[int, list[dict]] = {}
-    for pk, idea_id, text, author_id, name, anonymous, at in (
-        Reply.objects.filter(idea__meeting_id=m.pk)
-        .order_by("id")
-        .values_list(
-            "id", "idea_id", "text", "author_id", "author__display_name", "anonymous", "created_at"
-        )
-    ):
+    for pk, idea_id, text, author_id, name, anonymous, at in rp_rows:
         replies.setdefault(idea_id, []).append(
             {
                 "id": pk,
@@ -753,25 +860,7 @@ def _build_board(m: Meeting) -> _Board:
             }
         )
     ideas = []
-    for row in (
-        Idea.objects.filter(meeting_id=m.pk)
-        .order_by("id")
-        .values_list(
-            "id",
-            "challenge_id",
-            "kind",
-            "text",
-            "author_id",
-            "author__display_name",
-            "anonymous",
-            "hidden",
-            "removed",
-            "removed_reason",
-            "cluster_id",
-            "created_at",
-            "edited_at",
-        )
-    ):
+    for row in i_rows:
         pk, challenge_id, kind, text, author_id, name, anonymous, hidden, removed = row[:9]
         reason, cluster_id, created_at, edited_at = row[9:]
         d = {
@@ -792,10 +881,18 @@ def _build_board(m: Meeting) -> _Board:
             "edited": edited_at is not None,
         }
         ideas.append((pk, author_id, removed, d))
-    clusters = list(
-        Cluster.objects.filter(challenge__meeting_id=m.pk)
-        .order_by("id")
-        .values("id", "challenge_id", "name", "position")
-    )
-    takeaways = [takeaway_data(t) for t in m.takeaways.select_related("author").order_by("id")]
+    clusters = [
+        {"id": pk, "challenge_id": challenge_id, "name": name, "position": position}
+        for pk, challenge_id, name, position in cl_rows
+    ]
+    takeaways = [
+        {
+            "id": pk,
+            "text": text,
+            "author": {"id": author_id, "name": name},
+            "anonymous": anonymous,
+            "at": iso(at),
+        }
+        for pk, text, author_id, name, anonymous, at in t_rows
+    ]
     return _Board(m, challenges, ideas, clusters, takeaways)

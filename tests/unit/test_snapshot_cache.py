@@ -348,3 +348,102 @@ def test_a_build_at_an_earlier_seq_serves_arrivals_after_it():
     assert builds[-1] == ("other", 9)
     again = SimpleNamespace(pk=1, last_seq=9, created_at=timezone.now())  # a reused id
     assert cache.get(again) is None
+
+
+def _board_from_models(meeting) -> dict:
+    """The board as the model helpers of ``rooms.wire`` give it, from ORM instances: what
+    ``_build_board`` (plain SQL, as columns) must equal."""
+    from django.db.models import Count
+
+    from rooms.models import Cluster, Idea, Reaction, Takeaway, Vote
+
+    votes = dict(
+        Vote.objects.filter(idea__meeting=meeting)
+        .values("idea_id")
+        .annotate(n=Count("id"))
+        .values_list("idea_id", "n")
+        .order_by()
+    )
+    reactions: dict = {}
+    for idea_id, emoji in Reaction.objects.filter(idea__meeting=meeting).values_list(
+        "idea_id", "emoji"
+    ):
+        reactions.setdefault(idea_id, {}).setdefault(emoji, 0)
+        reactions[idea_id][emoji] += 1
+    ideas = Idea.objects.filter(meeting=meeting).select_related("author").order_by("id")
+    return {
+        "challenges": [
+            wire.challenge_data(c)
+            for c in meeting.challenges.select_related("owner").order_by("position", "id")
+        ],
+        "ideas": [
+            wire.idea_data(
+                i,
+                votes=votes.get(i.pk, 0),
+                reactions=reactions.get(i.pk),
+                replies=i.replies.select_related("author").order_by("id"),
+            )
+            for i in ideas
+        ],
+        "clusters": [
+            wire.cluster_data(c)
+            for c in Cluster.objects.filter(challenge__meeting=meeting).order_by("id")
+        ],
+        "takeaways": [
+            wire.takeaway_data(t)
+            for t in Takeaway.objects.filter(meeting=meeting)
+            .select_related("author")
+            .order_by("id")
+        ],
+    }
+
+
+def test_the_board_read_in_plain_sql_equals_the_models_data(board):
+    """``_build_board`` reads the board in seven plain statements (one round trip on
+    PostgreSQL) as columns: the same challenges, ideas (votes, reactions, replies,
+    anonymous, hidden, removed with reasons, clusters, edits), clusters and takeaways as
+    the model helpers give from ORM instances; booleans and dates converted as the ORM
+    does (SQLite)."""
+    from rooms.models import Idea
+
+    meeting, _users, _p, _viewers, ids = board
+
+    Idea.objects.filter(pk=ids["i2"]).update(text="named, edited", edited_at=timezone.now())
+    m = wire._reads(meeting.pk, Viewer(0, "member"), True, isolate=False)[0]
+    built = wire._build_board(m)
+    expected = _board_from_models(meeting)
+    assert _json(built.challenges) == _json(expected["challenges"])
+    assert _json([d for _id, _author, _removed, d in built.ideas]) == _json(expected["ideas"])
+    assert _json(built.clusters) == _json(expected["clusters"])
+    assert _json(built.takeaways) == _json(expected["takeaways"])
+    assert any(d["edited"] for _i, _a, _r, d in built.ideas)
+    assert any(d["removed"] and d["removed_reason"] for _i, _a, _r, d in built.ideas)
+    assert all(type(d["anonymous"]) is bool for _i, _a, _r, d in built.ideas)
+
+
+def test_a_fresh_participants_snapshot_skips_its_votes_and_equals_the_full_one(
+    board, member_factory
+):
+    """A participant created by this connect (``fresh``) has no votes or reactions: its
+    snapshot does not read them and is the one a full read gives."""
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    meeting, _users, _p, _viewers, _ids = board
+    newcomer = services.participant_join(
+        meeting=meeting, user=member_factory(meeting.room), role=Role.MEMBER
+    )
+    assert newcomer.first_join is True
+    v = Viewer(newcomer.pk, Role.MEMBER, newcomer.user_id)
+    full, seq = snapshot_for(meeting.pk, v)
+    with CaptureQueriesContext(connection) as fresh_ctx:
+        fresh, fresh_seq = snapshot_for(meeting.pk, v, fresh=True)
+    with CaptureQueriesContext(connection) as full_ctx:
+        snapshot_for(meeting.pk, v)
+    assert (fresh_seq, _json(fresh)) == (seq, _json(full))
+    from rooms.models import Vote
+
+    # The board is cached by now: only the per-viewer reads run, without the votes'.
+    fresh_sql = " ".join(q["sql"] for q in fresh_ctx.captured_queries)
+    full_sql = " ".join(q["sql"] for q in full_ctx.captured_queries)
+    assert Vote._meta.db_table in full_sql and Vote._meta.db_table not in fresh_sql
