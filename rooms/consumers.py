@@ -260,29 +260,42 @@ class MeetingConsumer(AsyncWebsocketConsumer):
 
     async def connect(self) -> None:
         self.meeting_id = int(self.scope["url_route"]["kwargs"]["meeting_id"])
-        self.ready = False
+        self.ready = False  # events from the hub wait in ``buffer`` until the welcome
         self.welcomed = False  # nothing but the welcome is sent before it
         self.presence_text: str | None = None
+        self.presence_entry: Entry | None = None  # once authorized
+        self.user_id = self.room_id = None  # once authorized (the hub's close_user)
         self.joined = False
         self.closed = False
         self.buffer: list[dict] = []
         self.sent_seq = 0
         guest_key = guest_key_for(self.scope.get("cookies", {}), self.meeting_id)
+        after = self._after()
+        # Join first, then read the log: nothing committed in between can be missed. The
+        # hub is joined before authorizing, so that one database call authorizes, writes
+        # a first join and reads the welcome (one thread hop); a refused socket leaves.
+        await hub.join(self.meeting_id, self)
+        self.joined = True
         joined: list = []  # a first join's event, published from here (no thread hop)
         try:
-            # One database call: the session (pause/asgi.py only parses the cookies), the
-            # user, the participant, its role and the meeting.
-            participant, self.viewer = await database_call(selectors.connection_authorize)(
+            # The session (pause/asgi.py only parses the cookies), the user, the
+            # participant, its role and the meeting; then the first frames.
+            participant, self.viewer, frames, seq = await database_call(selectors.connection_open)(
                 meeting_id=self.meeting_id,
                 user=self.scope.get("user"),
                 guest_key=guest_key,
                 session_key=self.scope.get("session_key"),
+                after=after,
                 into=joined,
             )
         except DomainError as e:
-            # Refused before accept: the handshake fails with 403, nothing was joined.
+            # Refused before accept: the handshake fails with 403.
+            await self._leave()
             await self.close(code=CLOSE_FORBIDDEN if e.code == "forbidden" else CLOSE_NOT_FOUND)
             return
+        except BaseException:
+            await self._leave()
+            raise
         finally:
             for meeting_id, events in joined:
                 await publish_events_async(meeting_id, events)
@@ -294,26 +307,14 @@ class MeetingConsumer(AsyncWebsocketConsumer):
         # not its meeting, room or user objects.
         participant._state.fields_cache.clear()
         self.participant = participant
+        await self.accept()
+        self._watch_backlog()
+        if frames is None:  # stream_open failed (logged)
+            await self._close_socket(1011)
+            return
         self.presence_entry = Entry(
             uuid.uuid4().hex, self.participant.pk, self.participant.display_name, self.viewer.role
         )
-        after = self._after()
-        # Join first, then read the log: nothing committed in between can be missed.
-        await hub.join(self.meeting_id, self)
-        self.joined = True
-        await self.accept()
-        self._watch_backlog()
-        try:
-            frames, seq = await database_call(selectors.stream_open)(
-                meeting_id=self.meeting_id,
-                participant=self.participant,
-                viewer=self.viewer,
-                after=after,
-            )
-        except Exception:
-            log.exception("stream_open failed")
-            await self._close_socket(1011)
-            return
         for frame in frames:
             await self.send_text(encode(frame))
         self.sent_seq = seq
@@ -344,11 +345,18 @@ class MeetingConsumer(AsyncWebsocketConsumer):
             writer.cancel()
         if not getattr(self, "joined", False):
             return
-        self.joined = False
-        await hub.leave(self.meeting_id, self)
+        await self._leave()
+        if self.presence_entry is None:  # never welcomed: never in the presence list
+            return
         with contextlib.suppress(Exception):
             await presence_backend().remove(self.meeting_id, self.presence_entry)
         await self._presence_changed()
+
+    async def _leave(self) -> None:
+        """Leave the hub (joined at the start of ``connect``)."""
+        if self.joined:
+            self.joined = False
+            await hub.leave(self.meeting_id, self)
 
     # ----------------------------------------------------------------- server → client
 

@@ -45,9 +45,11 @@ class LocalPresence:
     async def remove(self, meeting_id: int, entry: Entry) -> None:
         self.entries.get(meeting_id, {}).pop(entry.conn, None)
 
-    async def refresh(self, meeting_id: int, entries: list[Entry]) -> None:
+    async def refresh(self, meeting_id: int, entries: list[Entry | None]) -> None:
+        """Renew ``entries``; None stands for a socket not welcomed yet (no entry)."""
         for e in entries:
-            await self.add(meeting_id, e)
+            if e is not None:
+                await self.add(meeting_id, e)
 
     async def list(self, meeting_id: int) -> list[dict]:
         now = time.monotonic()
@@ -91,7 +93,9 @@ class RedisPresence:
     async def remove(self, meeting_id: int, entry: Entry) -> None:
         await self.client.zrem(self.key(meeting_id), self.member(entry))
 
-    async def refresh(self, meeting_id: int, entries: list[Entry]) -> None:
+    async def refresh(self, meeting_id: int, entries: list[Entry | None]) -> None:
+        """Renew ``entries``; None stands for a socket not welcomed yet (no entry)."""
+        entries = [e for e in entries if e is not None]
         if not entries:
             return
         expires = time.time() + self.ttl

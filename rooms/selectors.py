@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+import logging
 
 from django.conf import settings
 from django.contrib.auth import get_user_model
@@ -15,6 +16,38 @@ from rooms import sql as plain
 from rooms.errors import Forbidden, NotFound
 from rooms.models import Meeting, MeetingEvent, Membership, Participant, Room
 from rooms.protocol import PROTOCOL_VERSION
+
+log = logging.getLogger(__name__)
+
+
+def connection_open(
+    *,
+    meeting_id: int,
+    user=None,
+    guest_key=None,
+    session_key: str | None = None,
+    after: int | None = None,
+    into: list | None = None,
+) -> tuple[Participant, wire.Viewer, list[dict] | None, int]:
+    """A socket's connect in one database call (one thread hop): ``connection_authorize``
+    (which raises as it does), then ``stream_open``: the participant, its viewer, the
+    first frames and the seq they bring the socket to. The frames are None when
+    ``stream_open`` failed (logged): the socket is accepted, then closed with 1011.
+
+    The caller joins the hub before this call: nothing committed after the join (the
+    participant's own, or others') can be missing from both the snapshot and the hub."""
+    participant, viewer = connection_authorize(
+        meeting_id=meeting_id, user=user, guest_key=guest_key, session_key=session_key, into=into
+    )
+    fresh = participant.__dict__.pop("first_join", False)
+    try:
+        frames, seq = stream_open(
+            meeting_id=meeting_id, participant=participant, viewer=viewer, after=after, fresh=fresh
+        )
+    except Exception:
+        log.exception("stream_open failed")
+        return participant, viewer, None, 0
+    return participant, viewer, frames, seq
 
 
 def connection_authorize(
@@ -225,13 +258,19 @@ def resync_frame(*, meeting_id: int, viewer: wire.Viewer, reason: str) -> tuple[
 
 
 def stream_open(
-    *, meeting_id: int, participant: Participant, viewer: wire.Viewer, after: int | None
+    *,
+    meeting_id: int,
+    participant: Participant,
+    viewer: wire.Viewer,
+    after: int | None,
+    fresh: bool = False,
 ) -> tuple[list[dict], int]:
     """The first frames of a socket and the seq they bring it to: ``welcome`` with a
     snapshot; or, resuming after ``after``, ``welcome`` and the missed events; or, for a
-    cursor the log cannot serve, ``welcome`` and ``resync``."""
+    cursor the log cannot serve, ``welcome`` and ``resync``. ``fresh``: the participant
+    was created by this connect (``wire.snapshot_for``'s)."""
     if after is None:
-        snapshot, seq = wire.snapshot_for(meeting_id, viewer)
+        snapshot, seq = wire.snapshot_for(meeting_id, viewer, fresh=fresh)
         _refresh(participant, snapshot)
         welcome = {
             "type": "welcome",

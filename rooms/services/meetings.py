@@ -370,7 +370,10 @@ def participant_join(
 
     ``role``: the user's role in the room, when the caller has just read it (the socket's
     connect, which also knows there was no participant a moment ago): the join then goes
-    straight to the meeting's lock, and saves the role's query and the ORM's lookups.
+    straight to the meeting's lock, and saves the role's query and the ORM's lookups; on
+    PostgreSQL it is then two round trips after its ``BEGIN``: the lock with the
+    participant's insert, then the event with the meeting's seq and the ``COMMIT``. A
+    participant created here is marked ``first_join`` (no votes, reactions or posts yet).
     ``into``: as ``broadcast.on_commit_publish``'s, for a caller on the event loop."""
     lookup = {"user": user} if user is not None else {"guest_key": guest_key}
     if user is None and guest_key is None:
@@ -381,46 +384,85 @@ def participant_join(
             return existing
     name = display_name or (user.public_name if user is not None else _("Guest"))
     with transaction.atomic():
-        locked = rows.lock_meetings([meeting.pk]).get(meeting.pk)
-        if locked is None:
-            raise NotFound(_("This meeting does not exist."))
-        # Another socket of the same user (or another tab of the guest) may have joined
-        # since: every join takes the meeting's lock first, so its row is visible now.
-        if role is None or _participant_exists(locked.pk, user, guest_key):
+        p = None
+        if role is not None and user is not None:
+            # The lock, then the insert unless another socket of the same user joined
+            # since: every join takes the meeting's lock first, so the insert's check sees
+            # its row. One round trip on PostgreSQL.
+            p = Participant(meeting_id=meeting.pk, display_name=name[:60], user=user)
+            found, inserted = rows._script(
+                [rows._lock_sql([meeting.pk]), _participant_insert_sql(p)]
+            )
+            if not found:
+                raise NotFound(_("This meeting does not exist."))
+            (locked,) = rows._instances(Meeting, found)
+            del locked.extra
+            if inserted:
+                ((p.pk,),) = inserted
+                p._state.adding, p._state.db = False, connection.alias
+                p.meeting = locked
+            else:
+                p = Participant.objects.filter(meeting=locked, **lookup).first()
+                if p is not None:
+                    return p
+        else:
+            locked = rows.lock_meetings([meeting.pk]).get(meeting.pk)
+            if locked is None:
+                raise NotFound(_("This meeting does not exist."))
+            # Another tab of the guest may have joined since: every join takes the
+            # meeting's lock first, so its row is visible now.
             existing = Participant.objects.filter(meeting=locked, **lookup).first()
             if existing is not None:
                 return existing
-        p = rows.create(Participant(meeting=locked, display_name=name[:60], **lookup))
+        if p is None:
+            p = rows.create(Participant(meeting=locked, display_name=name[:60], **lookup))
         ctx = Ctx(meeting=locked, actor=p, role=role or _role(locked, p))
         before = locked.last_seq
         ctx.emit("participant.joined", wire.participant_data(p, ctx.role))
-        _save_events(ctx.events)
-        rows.save_last_seq(locked)
+        # The event and the meeting's seq, and on PostgreSQL the COMMIT when this block is
+        # the outermost (as ``rows.close_batch``): one round trip.
+        rows._script(
+            [
+                rows._insert_sql(ctx.events, rows.EVENT_FIELDS),
+                rows._last_seq_sql(locked),
+                ("COMMIT", []) if rows._last_of_outermost() else None,
+            ]
+        )
         broadcast.on_commit_publish(locked.pk, ctx.events, into)
         # A join changes no idea, challenge, cluster or takeaway: the snapshot's board
         # cached for the seq before it serves the one after (a meeting filling up does
         # not rebuild its board once per arrival).
         transaction.on_commit(lambda: wire.board_unchanged(locked, before))
+    p.first_join = True
     return p
 
 
-def _participant_exists(meeting_id: int, user, guest_key) -> bool:
-    """Whether the meeting has a participant of ``user`` (or of the guest ``guest_key``):
-    one plain statement, for the join's check under the lock, which nearly always finds
-    none."""
+_JOIN_FIELDS = ("meeting", "user", "display_name", "muted", "removed", "joined_at")
+
+
+@functools.cache
+def _participant_insert_template() -> str:
     qn = connection.ops.quote_name
-    if user is not None:
-        column, value = "user_id", user.pk
-    else:
-        field = Participant._meta.get_field("guest_key")
-        column, value = field.column, field.get_db_prep_value(guest_key, connection)
-    sql = (
-        f"SELECT 1 FROM {qn(Participant._meta.db_table)}"  # noqa: S608
-        f" WHERE {qn('meeting_id')} = %s AND {qn(column)} = %s"
+    meta, mt = Participant._meta, Meeting._meta
+    table = qn(meta.db_table)
+    columns = ", ".join(qn(meta.get_field(n).column) for n in _JOIN_FIELDS)
+    return (
+        f"INSERT INTO {table} ({columns}) SELECT {', '.join(['%s'] * len(_JOIN_FIELDS))}"  # noqa: S608
+        f" WHERE NOT EXISTS (SELECT 1 FROM {table}"
+        f" WHERE {qn('meeting_id')} = %s AND {qn('user_id')} = %s)"
+        f" AND EXISTS (SELECT 1 FROM {qn(mt.db_table)} WHERE {qn('id')} = %s)"
+        f" RETURNING {qn(meta.pk.column)}"
     )
-    with connection.cursor() as cursor:
-        cursor.execute(sql, [meeting_id, value])
-        return cursor.fetchone() is not None
+
+
+def _participant_insert_sql(p: Participant) -> tuple[str, list]:
+    """The insert of ``p`` (a user's new participant) unless the meeting already has a
+    participant of that user (or no longer exists): no row back then, else its id. For
+    the join's write under the meeting's lock, which nearly always inserts."""
+    meta = Participant._meta
+    fields = [meta.get_field(n) for n in _JOIN_FIELDS]
+    params = [f.get_db_prep_save(f.pre_save(p, add=True), connection) for f in fields]
+    return _participant_insert_template(), [*params, p.meeting_id, p.user_id, p.meeting_id]
 
 
 # --------------------------------------------------------------------------- lookups

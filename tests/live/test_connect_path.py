@@ -82,9 +82,9 @@ def test_a_returning_member_writes_nothing(joined):
 
 def test_a_first_join_is_the_session_one_read_and_the_write(db, meeting_factory, member_factory):
     """A first join through the session: the session, one read (user, meeting, role, no
-    participant), then under the meeting's lock a check that no other socket of the user
-    joined meanwhile, the participant, its event and the meeting's seq; no ORM lookup of
-    the user, the participant or the role of its own."""
+    participant), then under the meeting's lock the participant's insert (unless another
+    socket of the user joined meanwhile), its event and the meeting's seq; no ORM lookup
+    of the user, the participant or the role of its own."""
     meeting = meeting_factory()
     user = member_factory(meeting.room, display_name="Ada Arrives")
     key = _session_key(user)
@@ -93,15 +93,22 @@ def test_a_first_join_is_the_session_one_read_and_the_write(db, meeting_factory,
         participant, viewer = selectors.connection_authorize(
             meeting_id=meeting.pk, session_key=key, into=published
         )
-    assert _statements(ctx.captured_queries) == [
-        "SELECT",  # the session
-        "SELECT",  # user, meeting, role, participant
-        "SELECT",  # the meeting, locked
-        "SELECT",  # a participant of the user since?
-        "INSERT",  # the participant
-        "INSERT",  # participant.joined
-        "UPDATE",  # the meeting's last_seq
-    ]
+    if connection.vendor == "postgresql":  # each pair in one round trip
+        assert _statements(ctx.captured_queries) == [
+            "SELECT",  # the session
+            "SELECT",  # user, meeting, role, participant
+            "SELECT",  # the meeting, locked; the participant unless one of the user since
+            "INSERT",  # participant.joined; the meeting's last_seq
+        ]
+    else:
+        assert _statements(ctx.captured_queries) == [
+            "SELECT",  # the session
+            "SELECT",  # user, meeting, role, participant
+            "SELECT",  # the meeting, locked
+            "INSERT",  # the participant, unless the user has one since
+            "INSERT",  # participant.joined
+            "UPDATE",  # the meeting's last_seq
+        ]
     assert participant.display_name == "Ada Arrives" and viewer.role == Role.MEMBER
     assert participant.meeting.room_id == meeting.room_id and participant.user.pk == user.pk
     (event,) = MeetingEvent.objects.filter(meeting=meeting, name="participant.joined")
@@ -306,3 +313,52 @@ def test_no_session_and_no_guest_key_is_refused_without_a_query(db, meeting_fact
     with CaptureQueriesContext(connection) as ctx, pytest.raises(NotFound):
         _authorize(meeting, None)
     assert ctx.captured_queries == []
+
+
+# --------------------------------------------------------------------------- one database call
+
+
+@live_db
+async def test_a_first_join_is_one_database_call(ws, live_meeting, monkeypatch):
+    """The socket joins the hub, then authorizes, writes the first join and reads its
+    welcome in one database call (one thread hop), not one for the participant and
+    another for the welcome."""
+    from rooms import consumers
+
+    meeting, people = await sync_to_async(live_meeting)()
+    calls: list[str] = []
+    real = consumers.database_call
+
+    def counting(fn):
+        calls.append(fn.__name__)
+        return real(fn)
+
+    monkeypatch.setattr(consumers, "database_call", counting)
+    sock = await ws(people["a"], meeting)
+    assert calls == ["connection_open"]
+    me = sock.welcome["you"]["participant_id"]
+    assert me in {p["id"] for p in sock.welcome["snapshot"]["participants"]}
+    assert meeting.pk in hub.sockets
+
+
+@live_db
+async def test_a_refused_socket_leaves_the_hub(connect, live_meeting, member_factory):
+    """The hub is joined before authorizing: a socket refused (4404) is in it no more,
+    and got nothing."""
+    meeting, _people = await sync_to_async(live_meeting)()
+    other, _ = await sync_to_async(live_meeting)()
+    stranger = await sync_to_async(lambda: member_factory(other.room))()
+    sock = await connect(stranger, meeting, expect_welcome=False)
+    assert (sock.connected, sock.code) == (False, 4404)
+    assert meeting.pk not in hub.sockets
+
+
+async def test_presence_refresh_skips_sockets_not_welcomed_yet():
+    """A socket in the hub but not welcomed yet has no presence entry (None): the hub's
+    heartbeat renews the others' and lists nobody for it."""
+    from rooms.presence import Entry, LocalPresence
+
+    backend = LocalPresence(30)
+    entry = Entry("c1", 7, "Ada", "member")
+    await backend.refresh(1, [None, entry, None])
+    assert await backend.list(1) == [entry.public()]
