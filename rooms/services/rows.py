@@ -122,8 +122,9 @@ def open_batch(
     meeting_ids, participant_ids = sorted(set(meeting_ids)), sorted(set(participant_ids))
     challenge_ids = sorted(set(challenge_ids))
     draw = new_ideas > 0 and connection.vendor == "postgresql"
-    locked, found, stored, named, ids = _script(
+    _begin, locked, found, stored, named, ids = _script(
         [
+            ("BEGIN", []) if _begin_here() else None,
             _lock_sql(meeting_ids) if meeting_ids else None,
             _participants_sql(participant_ids) if participant_ids else None,
             _receipts_sql(pairs) if pairs else None,
@@ -163,6 +164,37 @@ def close_batch(
             ("COMMIT", []) if _last_of_outermost() else None,
         ]
     )
+    raw = connection.connection
+    if (
+        connection.vendor == "postgresql"
+        and connection.in_atomic_block
+        and raw.autocommit
+        and raw.info.transaction_status == _IDLE
+    ):
+        # Committed above, in a block opened by ``open_batch`` (``_begin_here``): Django's
+        # block expects psycopg's autocommit off (its commit then finds nothing to do).
+        raw.autocommit = False
+
+
+_IDLE = 0  # psycopg.pq.TransactionStatus.IDLE
+
+
+def _begin_here() -> bool:
+    """Whether the caller's first statements may open its transaction themselves, and
+    make it so: on PostgreSQL, at the start of the outermost ``atomic`` block. psycopg
+    sends BEGIN in a round trip of its own before the first statement of a transaction;
+    with psycopg's autocommit on (allowed while no transaction is in progress) it sends
+    none, and the script's own BEGIN opens the transaction in the same round trip.
+    Django's block goes on as usual: its savepoints are statements, its rollback sends
+    ROLLBACK whatever psycopg's setting (and Django then turns autocommit on anyway), and
+    ``close_batch`` turns psycopg's autocommit back off after its COMMIT."""
+    if not _last_of_outermost():
+        return False
+    raw = connection.connection
+    if raw is None or raw.autocommit or raw.info.transaction_status != _IDLE:
+        return False
+    raw.autocommit = True
+    return True
 
 
 def _last_of_outermost() -> bool:

@@ -10,6 +10,7 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
 from rooms import services
+from rooms.errors import NotFound
 from rooms.models import Challenge, Idea, Meeting, Participant
 from rooms.services import rows
 from tests.unit.meeting_cast import build_cast
@@ -139,10 +140,11 @@ def test_the_batch_scripts_are_parsed_once_per_shape_on_postgresql(cast, monkeyp
     assert after.misses == before.misses, "a batch of the same size was parsed again"
 
 
-def test_a_batch_commits_with_its_last_round_trip_on_postgresql(cast, monkeypatch):
-    """The close script ends with COMMIT when it is the last statement of the outermost
-    transaction: psycopg then sends no COMMIT of its own (it sends BEGIN, which it issues
-    before the first statement of every transaction), and the on_commit callbacks run."""
+def test_a_batch_opens_and_commits_its_transaction_in_its_two_round_trips(cast, monkeypatch):
+    """On PostgreSQL the opening script starts with BEGIN and the closing one ends with
+    COMMIT, when they start and end the outermost transaction: psycopg sends neither in a
+    round trip of its own (it would before the first statement, and at Django's commit),
+    the on_commit callbacks run, and the connection is left as Django expects it."""
     if connection.vendor != "postgresql":
         pytest.skip("psycopg's commands (the CI run includes PostgreSQL)")
     from rooms.services import meetings as svc
@@ -158,11 +160,36 @@ def test_a_batch_commits_with_its_last_round_trip_on_postgresql(cast, monkeypatc
     monkeypatch.setattr(cls, "_exec_command", recording)
     published: list = []
     before = cast.refresh().last_seq
-    (outcome,) = svc.run_calls(
-        [svc.idea_post.call(actor=cast["other"], challenge_id=cast.challenge_id, text="x")],
-        published,
-    )
-    assert b"COMMIT" not in commands and any(c.startswith(b"BEGIN") for c in commands)
+    with CaptureQueriesContext(connection) as queries:
+        (outcome,) = svc.run_calls(
+            [svc.idea_post.call(actor=cast["other"], challenge_id=cast.challenge_id, text="x")],
+            published,
+        )
+    scripts = [q["sql"] for q in queries if q["sql"] not in ("BEGIN", "COMMIT")]
+    assert commands == [], commands
+    assert len(scripts) == 2 and scripts[0].startswith("BEGIN;")
+    assert scripts[1].rstrip().endswith("COMMIT")
     assert outcome.seq == before + 1 == cast.refresh().last_seq  # committed
     assert [e["seq"] for _m, evs in published for e in evs] == [outcome.seq]  # on_commit ran
     assert Idea.objects.filter(pk=outcome.result["id"]).exists()
+    assert connection.get_autocommit() and connection.connection.autocommit
+    assert connection.connection.info.transaction_status == 0  # idle
+
+
+def test_a_failed_batch_leaves_nothing_and_the_connection_usable(cast):
+    """A batch that fails after its opening script (which began the transaction itself)
+    rolls back entirely, and the next one runs normally."""
+    from rooms.services import meetings as svc
+
+    before = cast.refresh().last_seq
+    call = svc.idea_post.call(actor=cast["other"], challenge_id=999_999, text="x")
+    with pytest.raises(NotFound):
+        svc.run_calls([call], [])
+    assert cast.refresh().last_seq == before
+    assert connection.get_autocommit()
+    if connection.vendor == "postgresql":
+        assert connection.connection.autocommit
+        assert connection.connection.info.transaction_status == 0
+    ok = svc.idea_post.call(actor=cast["other"], challenge_id=cast.challenge_id, text="y")
+    (outcome,) = svc.run_calls([ok], [])
+    assert outcome.seq == before + 1 == cast.refresh().last_seq
