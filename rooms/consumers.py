@@ -178,7 +178,6 @@ class MeetingConsumer(AsyncWebsocketConsumer):
         "presence_text",
         "queued_bytes",
         "ready",
-        "replies",
         "room_id",
         "scope",
         "sent_seq",
@@ -192,7 +191,6 @@ class MeetingConsumer(AsyncWebsocketConsumer):
     def __init__(self, *args, **kwargs) -> None:
         super().__init__(*args, **kwargs)
         # What an idle socket does not need is made on first use and dropped after it.
-        self.replies: set[asyncio.Task] | None = None  # tasks waiting for commands' replies
         # Frames that cannot be written at once wait here for the socket's own writer
         # task, which runs while there are some: the hub never waits for one socket, and
         # send_text closes a socket that does not keep up (slow_consumer) instead of
@@ -574,8 +572,10 @@ class MeetingConsumer(AsyncWebsocketConsumer):
         if text_data is None:
             await self._error("invalid", "frames are JSON text, not binary")
             return
-        if len(text_data) > settings.PAUSE_WS_MAX_FRAME_BYTES or (
-            len(text_data.encode("utf-8", "surrogatepass")) > settings.PAUSE_WS_MAX_FRAME_BYTES
+        limit = settings.PAUSE_WS_MAX_FRAME_BYTES
+        if len(text_data) > limit or (
+            # Up to 4 bytes a character: only a long frame can be over in bytes.
+            len(text_data) * 4 > limit and len(text_data.encode("utf-8", "surrogatepass")) > limit
         ):
             await self._error("too_large", "frame larger than 64 KiB")
             return
@@ -611,16 +611,12 @@ class MeetingConsumer(AsyncWebsocketConsumer):
 
     async def _command(self, frame) -> None:
         """Hand the command to the writer and go on reading: the next frames of this
-        socket queue behind it (in order) and may share its transaction."""
-        reply = writer.submit(self.participant, frame, self.lang)
-        task = asyncio.get_running_loop().create_task(self._reply(reply))
-        if self.replies is None:  # made on first use: an idle socket holds none
-            self.replies = set()
-        self.replies.add(task)
-        task.add_done_callback(self.replies.discard)
+        socket queue behind it (in order) and may share its transaction. The writer sends
+        the reply when its batch is written (``_reply``)."""
+        writer.submit(self.participant, frame, self.lang, self._reply)
 
-    async def _reply(self, reply: asyncio.Future) -> None:
-        await self.send_text(encode(await reply))
+    async def _reply(self, frame: dict) -> None:
+        await self.send_text(encode(frame))
 
     async def _resync(self, reason: str) -> None:
         self.ready = False

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
 from django.conf import settings
@@ -79,7 +80,8 @@ class _Item:
     participant: object
     frame: object
     lang: str
-    future: asyncio.Future
+    future: asyncio.Future | None
+    reply: Callable[[dict], Awaitable[None]] | None = None
 
 
 class Writer:
@@ -98,14 +100,17 @@ class Writer:
             return 1
         return int(getattr(settings, "PAUSE_WRITE_BATCHES", 2))
 
-    def submit(self, participant, frame, lang: str) -> asyncio.Future:
-        """Queue ``frame`` (a validated command) as ``participant``; a future of the reply
-        to send. Commands run in the order they were submitted, per meeting."""
+    def submit(self, participant, frame, lang: str, reply=None) -> asyncio.Future | None:
+        """Queue ``frame`` (a validated command) as ``participant``. Commands run in the
+        order they were submitted, per meeting. The reply to send is awaited as
+        ``reply(frame)`` by the writer once the batch is written (the socket's own
+        ``send_text``: no task per command), or, without ``reply``, is the result of the
+        future returned."""
         loop = asyncio.get_running_loop()
         if self.loop is not loop:  # a new event loop (tests): start afresh
             self.loop, self.pending, self.running, self.busy = loop, [], 0, set()
-        future = loop.create_future()
-        self.pending.append(_Item(participant, frame, lang, future))
+        future = None if reply is not None else loop.create_future()
+        self.pending.append(_Item(participant, frame, lang, future, reply))
         self._start()
         return future
 
@@ -145,13 +150,19 @@ class Writer:
         for meeting_id, events in published:
             await broadcast.publish_events_async(meeting_id, events)
         for item, result in zip(items, results, strict=True):
-            if not item.future.done():
-                item.future.set_result(reply_for(item.frame.ref, result))
+            frame = reply_for(item.frame.ref, result)
+            if item.reply is not None:
+                try:
+                    await item.reply(frame)
+                except Exception:
+                    log.exception("reply to %s failed", item.frame.type)
+            elif not item.future.done():
+                item.future.set_result(frame)
         self._start()
 
 
 writer = Writer()
 
 
-def submit(participant, frame, lang: str) -> asyncio.Future:
-    return writer.submit(participant, frame, lang)
+def submit(participant, frame, lang: str, reply=None) -> asyncio.Future | None:
+    return writer.submit(participant, frame, lang, reply)
