@@ -10,6 +10,7 @@ bytes, so the fan-out renders and encodes an event once per distinct view.
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import threading
 from collections import OrderedDict
@@ -515,6 +516,13 @@ def snapshot_for(
     # Only a board read from committed data may be kept: inside a caller's transaction
     # the state may hold writes that roll back, and their ``last_seq`` be reused.
     shared = not connection.in_atomic_block
+    if shared and connection.vendor == "postgresql":
+        # Most snapshots find their board cached and have no actions to load: then the
+        # whole read is one round trip, its own transaction included.
+        m, mine, participants, action_ids = _reads(meeting_id, viewer, fresh, own=True)
+        board = None if action_ids else _BOARDS.get(m)
+        if board is not None:
+            return _snapshot(m, board, viewer, mine, participants, action_ids), m.last_seq
     atomic = transaction.atomic()
     atomic.__enter__()
     try:
@@ -573,29 +581,52 @@ _qn = plain.qn
 _ISOLATION = "SET TRANSACTION ISOLATION LEVEL REPEATABLE READ READ ONLY"
 
 
-def _reads(meeting_id: int, v: Viewer, fresh: bool, *, isolate: bool):
-    """The per-call reads of a snapshot, in one round trip on PostgreSQL (the
-    transaction's isolation first when ``isolate``: only the first statement of a
-    transaction may set it): the meeting, the viewer's votes and reactions (none for a
-    ``fresh`` participant: not read), the participants with their roles, and the ids of
-    the actions to show."""
+def _reads(meeting_id: int, v: Viewer, fresh: bool, *, isolate: bool = False, own: bool = False):
+    """The per-call reads of a snapshot, in one round trip on PostgreSQL: the meeting,
+    the viewer's votes and reactions (none for a ``fresh`` participant: not read), the
+    participants with their roles, and the ids of the actions to show.
+
+    ``isolate``: the caller's transaction has just begun; its isolation is set first
+    (only the first statement of a transaction may set it). ``own`` (PostgreSQL, in
+    autocommit mode): the reads are their own transaction, begun and committed in the
+    same round trip."""
     from rooms.services.rows import _script  # rooms.services imports this module
 
+    pg = connection.vendor == "postgresql"
     sql, names, converters = _meeting_sql(connection.vendor)
-    found, mine, people, actions = _script(
-        [
-            (_ISOLATION, []) if isolate and connection.vendor == "postgresql" else None,
-            (sql, [meeting_id]),
-            None if fresh else (_mine_sql(), [v.participant_id, v.participant_id]),
-            (_participants_sql(), [meeting_id]),
-            (_action_ids_sql(), [meeting_id, "ended", *_OPEN_STATUSES]),
-        ]
-    )[1:]
+    statements = [
+        (_BEGIN, []) if own else (_ISOLATION, []) if isolate and pg else None,
+        (sql, [meeting_id]),
+        None if fresh else (_mine_sql(), [v.participant_id, v.participant_id]),
+        (_participants_sql(), [meeting_id]),
+        (_action_ids_sql(), [meeting_id, "ended", *_OPEN_STATUSES]),
+        ("COMMIT", []) if own else None,
+    ]
+    try:
+        found, mine, people, actions = _script(statements)[1:5]
+    except Exception:
+        if own:
+            _end_own_transaction()
+        raise
     if not found:
         raise Meeting.DoesNotExist("Meeting matching query does not exist.")
     values = plain.convert(list(found[0]), converters)
     m = Meeting.from_db(connection.alias, names, values)
     return m, _mine(mine or ()), _participants(people), [pk for (pk,) in actions]
+
+
+_BEGIN = "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY"
+
+
+def _end_own_transaction() -> None:
+    """Roll back a transaction ``_reads`` began and a failed statement left open (the rest
+    of the round trip, its COMMIT included, did not run)."""
+    from psycopg import pq
+
+    raw = connection.connection
+    if raw is not None and raw.info.transaction_status != pq.TransactionStatus.IDLE:
+        with contextlib.suppress(Exception):
+            raw.rollback()
 
 
 @functools.cache

@@ -447,3 +447,33 @@ def test_a_fresh_participants_snapshot_skips_its_votes_and_equals_the_full_one(
     fresh_sql = " ".join(q["sql"] for q in fresh_ctx.captured_queries)
     full_sql = " ".join(q["sql"] for q in full_ctx.captured_queries)
     assert Vote._meta.db_table in full_sql and Vote._meta.db_table not in fresh_sql
+
+
+def test_a_snapshot_from_the_cache_is_one_round_trip_on_postgresql(meeting_factory, member_factory):
+    """With its board cached (and no actions to load), a snapshot is one round trip on
+    PostgreSQL, its own repeatable-read transaction included, and leaves the connection
+    idle; a meeting that does not exist is refused as before."""
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    from rooms.models import Meeting
+
+    meeting = meeting_factory(format="open")
+    people = [
+        services.participant_join(meeting=meeting, user=member_factory(meeting.room, role))
+        for role in (Role.FACILITATOR, Role.MEMBER)
+    ]
+    services.meeting_start(actor=people[0])
+    viewers = [Viewer(p.pk, Role.MEMBER, p.user_id) for p in people]
+    snapshot_for(meeting.pk, viewers[0])
+    with CaptureQueriesContext(connection) as ctx:
+        cached, seq = snapshot_for(meeting.pk, viewers[1])
+    fresh, fresh_seq = _fresh(meeting.pk, viewers[1])
+    assert (seq, _json(cached)) == (fresh_seq, _json(fresh))
+    if connection.vendor == "postgresql":
+        assert len(ctx.captured_queries) == 1
+        assert ctx.captured_queries[0]["sql"].startswith("BEGIN ISOLATION LEVEL REPEATABLE")
+        assert connection.connection.info.transaction_status == 0  # idle
+    with pytest.raises(Meeting.DoesNotExist):
+        snapshot_for(10**9, viewers[1])
+    assert Meeting.objects.filter(pk=meeting.pk).exists()  # the connection still works
