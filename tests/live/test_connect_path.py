@@ -362,3 +362,40 @@ async def test_presence_refresh_skips_sockets_not_welcomed_yet():
     entry = Entry("c1", 7, "Ada", "member")
     await backend.refresh(1, [None, entry, None])
     assert await backend.list(1) == [entry.public()]
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_first_join_outside_any_transaction(meeting_factory, member_factory):
+    """Outside any transaction (a socket's database thread), a first join on PostgreSQL
+    is two round trips, its BEGIN and COMMIT included; a second join of the same user
+    writes nothing and finds the first one's participant; a meeting gone is NotFound.
+    Each leaves the connection idle (SQLite: the same outcomes through ``atomic``)."""
+    meeting = meeting_factory()
+    user = member_factory(meeting.room)
+    published: list = []
+    with CaptureQueriesContext(connection) as ctx:
+        first = services.participant_join(
+            meeting=meeting, user=user, role=Role.MEMBER, into=published
+        )
+    pg = connection.vendor == "postgresql"
+    if pg:
+        assert [q["sql"][:6] for q in ctx.captured_queries] == ["BEGIN;", "INSERT"]
+        assert connection.connection.info.transaction_status == 0  # idle
+    assert first.first_join is True
+    ((meeting_id, (event,)),) = published
+    assert meeting_id == meeting.pk and event["data"]["id"] == first.pk
+    seq = Meeting.objects.get(pk=meeting.pk).last_seq
+    assert seq == event["seq"]
+    second = services.participant_join(meeting=meeting, user=user, role=Role.MEMBER)
+    assert second.pk == first.pk and not hasattr(second, "first_join")
+    assert Meeting.objects.get(pk=meeting.pk).last_seq == seq
+    assert Participant.objects.filter(meeting=meeting, user=user).count() == 1
+    if pg:
+        assert connection.connection.info.transaction_status == 0
+    gone = meeting_factory(room=meeting.room)
+    Meeting.objects.filter(pk=gone.pk).delete()
+    with pytest.raises(NotFound):
+        services.participant_join(meeting=gone, user=user, role=Role.MEMBER)
+    if pg:
+        assert connection.connection.info.transaction_status == 0
+    assert Participant.objects.filter(user=user).count() == 1
