@@ -27,6 +27,7 @@ from django.conf import settings
 from django.utils import translation
 from pydantic import ValidationError
 
+from rooms import hub as hub_module
 from rooms import selectors, wire, writer
 from rooms.broadcast import publish_events_async
 from rooms.errors import DomainError
@@ -154,6 +155,21 @@ def _language(scope) -> str:
 
 _NO_SCOPE: MappingProxyType = MappingProxyType({})
 
+_calls: dict = {}
+
+
+def _call(fn):
+    """``database_call(fn)``, made once per database pool (``hub.stop`` ends the pool):
+    building the awaitable (asgiref's ``SyncToAsync``, with its ``inspect`` checks) was a
+    tenth of a connect's work on the event loop."""
+    call = _calls.get((fn, database_call, hub_module._pool))
+    if call is None:
+        call = database_call(fn)  # may start the pool
+        if len(_calls) > 8:
+            _calls.clear()
+        _calls[(fn, database_call, hub_module._pool)] = call
+    return call
+
 
 class MeetingConsumer(AsyncWebsocketConsumer):
     # No channel per socket: the hub subscribes once per process (rooms/hub.py).
@@ -278,7 +294,7 @@ class MeetingConsumer(AsyncWebsocketConsumer):
         try:
             # The session (pause/asgi.py only parses the cookies), the user, the
             # participant, its role and the meeting; then the first frames.
-            participant, self.viewer, frames, seq = await database_call(selectors.connection_open)(
+            participant, self.viewer, frames, seq = await _call(selectors.connection_open)(
                 meeting_id=self.meeting_id,
                 user=self.scope.get("user"),
                 guest_key=guest_key,
