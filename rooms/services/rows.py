@@ -61,6 +61,14 @@ def _instances(model: type[Model], rows: Iterable[Sequence]) -> list:
     return out
 
 
+def _plain(model: type[Model], rows: Iterable[Sequence]) -> list:
+    """``_instances`` of rows holding the model's columns only."""
+    found = _instances(model, rows)
+    for obj in found:
+        del obj.extra
+    return found
+
+
 def _fetch(sql: str, params: Sequence) -> list:
     with connection.cursor() as cursor:
         cursor.execute(sql, params)
@@ -117,8 +125,10 @@ def open_batch(
 ) -> tuple[dict[int, Meeting], list[Participant], dict[tuple[int, str], dict], dict, Deferred]:
     """``lock_meetings``, ``participants_with_roles``, ``receipts`` and ``challenges``
     together: the start of a batch of commands (one round trip on PostgreSQL, the locks
-    first). On PostgreSQL, with the ids of up to ``new_ideas`` ideas drawn from their
-    sequence (``Deferred``)."""
+    first). The challenges come without their owners: they are read for the batch's
+    first commands that validate first (``run_calls``), which use none (one that did
+    would read the owner on access). On PostgreSQL, with the ids of up to ``new_ideas``
+    ideas drawn from their sequence (``Deferred``)."""
     meeting_ids, participant_ids = sorted(set(meeting_ids)), sorted(set(participant_ids))
     challenge_ids = sorted(set(challenge_ids))
     draw = new_ideas > 0 and connection.vendor == "postgresql"
@@ -128,7 +138,9 @@ def open_batch(
             _lock_sql(meeting_ids) if meeting_ids else None,
             _participants_sql(participant_ids) if participant_ids else None,
             _receipts_sql(pairs) if pairs else None,
-            _challenges_sql(challenge_ids, meeting_ids) if challenge_ids and meeting_ids else None,
+            _challenges_sql(challenge_ids, meeting_ids, owners=False)
+            if challenge_ids and meeting_ids
+            else None,
             _ids_sql(Idea, new_ideas) if draw else None,
         ]
     )
@@ -136,7 +148,7 @@ def open_batch(
         {m.pk: m for m in _instances(Meeting, locked or ())},
         _with_roles(found or ()),
         _stored(stored or ()),
-        _with_owners(named or ()),
+        {c.pk: c for c in _plain(Challenge, named or ())},
         Deferred([i for (i,) in ids or ()]),
     )
 
@@ -273,12 +285,15 @@ def challenges(ids: Iterable[int], meeting_ids: Iterable[int]) -> dict[int, Chal
     return _with_owners(_fetch(*_challenges_sql(ids, meeting_ids)))
 
 
-def _challenges_sql(ids: list[int], meeting_ids: list[int]) -> Statement:
+def _challenges_sql(ids: list[int], meeting_ids: list[int], owners: bool = True) -> Statement:
     c, p = Challenge._meta, Participant._meta
+    if owners:
+        select = f"SELECT {_columns(Challenge, 'c')}, {_columns(Participant, 'p')}"
+        join = f" JOIN {_qn(p.db_table)} p ON p.{_qn('id')} = c.{_qn('owner_id')}"
+    else:
+        select, join = f"SELECT {_columns(Challenge, 'c')}", ""
     sql = (
-        f"SELECT {_columns(Challenge, 'c')}, {_columns(Participant, 'p')}"  # noqa: S608
-        f" FROM {_qn(c.db_table)} c JOIN {_qn(p.db_table)} p"
-        f" ON p.{_qn('id')} = c.{_qn('owner_id')}"
+        f"{select} FROM {_qn(c.db_table)} c{join}"
         f" WHERE c.{_qn('id')} IN ({_marks(len(ids))})"
         f" AND c.{_qn('meeting_id')} IN ({_marks(len(meeting_ids))})"
     )
