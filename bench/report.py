@@ -262,6 +262,17 @@ def _pick(results: dict) -> tuple[str | None, str]:
     return best, why
 
 
+def _commit_tail(tail: dict | None) -> str:
+    if not tail:
+        return ""
+    return (
+        f" Over {tail['n']:,} in a row at the start of the run: p99"
+        f" {tail['p99_ms']:.1f} ms, worst {tail['max_ms']:.0f} ms, {tail['over_50ms']} over"
+        " 50 ms. A step with posts fails on p99 when a slow flush holds the commits of more"
+        " than 1% of its posts (the bare server writes nothing)."
+    )
+
+
 def write(results: dict, docs: Path) -> None:
     docs.mkdir(parents=True, exist_ok=True)
     has_chart = _chart(results, docs / CHART)
@@ -282,7 +293,7 @@ def write(results: dict, docs: Path) -> None:
         + ", then ".join(f"`{c}`" for c in results.get("commands", [results["command"]])),
         f"- **PostgreSQL commit** (one small transaction, its WAL flush):"
         f" {_f(results.get('pg_commit_ms'), '{:.1f} ms')} on this machine's disk; every"
-        " acknowledged write waits for one.",
+        " acknowledged write waits for one." + _commit_tail(results.get("pg_commit_tail")),
         "- **Work tree:** "
         + (
             "uncommitted changes in " + ", ".join(f"`{u}`" for u in results["uncommitted"])
