@@ -282,9 +282,8 @@ def stream_open(
             "snapshot": snapshot,
         }
         return [welcome], seq
-    participant.display_name, participant.muted, last_seq = _resume_state(
-        participant.pk, meeting_id
-    )
+    state, found = _resume_reads(participant.pk, meeting_id, after)
+    participant.display_name, participant.muted, last_seq = state
     you = _you(participant, viewer)
     reason = None
     if after < 0 or after > last_seq:  # the consumer turns a malformed cursor into -1
@@ -293,7 +292,7 @@ def stream_open(
         reason = "cursor_too_old"
     events = []
     if reason is None:
-        events = events_after(meeting_id=meeting_id, after=after, viewer=viewer)
+        events = _event_frames(found, viewer)
         expected = list(range(after + 1, after + 1 + len(events)))
         if [e["seq"] for e in events] != expected:
             reason = "cursor_too_old"  # the log was pruned below the cursor
@@ -334,16 +333,26 @@ def _resume_sql() -> str:
     )
 
 
-def _resume_state(participant_id: int, meeting_id: int) -> tuple[str, bool, int]:
-    """The participant's name and muting now, and the meeting's last seq, in one plain
-    statement (a resuming socket's; the ORM's two queries cost ~1 ms of CPU)."""
-    with connection.cursor() as cursor:
-        cursor.execute(_resume_sql(), [meeting_id, participant_id])
-        row = cursor.fetchone()
-    if row is None:
+def _resume_reads(participant_id: int, meeting_id: int, after: int):
+    """A resuming socket's reads, in one round trip on PostgreSQL: the participant's name
+    and muting now and the meeting's last seq (one plain statement: the ORM's two
+    queries cost ~1 ms of CPU), and the log after ``after`` (``events_after``'s rows, for
+    ``_event_frames``; at most what a resume may send: a cursor further behind gets a
+    resync)."""
+    from rooms.services.rows import _script  # rooms.services imports this module
+
+    sql, _converters = _events_sql(connection.vendor)
+    limit = settings.PAUSE_EVENT_RETENTION + 1
+    state, found = _script(
+        [
+            (_resume_sql(), [meeting_id, participant_id]),
+            (f"{sql} LIMIT %s", [meeting_id, max(after, 0), limit]),
+        ]
+    )
+    if not state:
         raise Meeting.DoesNotExist("Meeting matching query does not exist.")
-    name, muted, last_seq = row
-    return name, bool(muted), last_seq
+    name, muted, last_seq = state[0]
+    return (name, bool(muted), last_seq), found
 
 
 _EVENT_FIELDS = ("seq", "name", "at", "actor", "data")
@@ -368,10 +377,16 @@ def events_after(*, meeting_id: int, after: int, viewer: wire.Viewer) -> list[di
     """The log after ``after`` for ``viewer``, read as columns (no model instances) in
     plain SQL: a resuming socket reads it on connect (the ORM's query cost ~1 ms of CPU
     to compile, as much as rendering a few events)."""
-    sql, converters = _events_sql(connection.vendor)
+    sql, _converters = _events_sql(connection.vendor)
     with connection.cursor() as cursor:
         cursor.execute(sql, [meeting_id, after])
         rows = cursor.fetchall()
+    return _event_frames(rows, viewer)
+
+
+def _event_frames(rows, viewer: wire.Viewer) -> list[dict]:
+    """The event frames for ``viewer`` of rows of ``_events_sql``."""
+    _sql, converters = _events_sql(connection.vendor)
     out = []
     for row in rows:
         seq, name, at, actor, data = plain.convert(list(row), converters)

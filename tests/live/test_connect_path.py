@@ -269,7 +269,9 @@ def test_a_resume_reads_its_state_and_the_log_in_two_statements(
         frames, seq = selectors.stream_open(
             meeting_id=meeting.pk, participant=participant, viewer=viewer, after=1
         )
-    assert _statements(ctx.captured_queries) == ["SELECT", "SELECT"]
+    # One round trip on PostgreSQL.
+    want = ["SELECT"] if connection.vendor == "postgresql" else ["SELECT", "SELECT"]
+    assert _statements(ctx.captured_queries) == want
     welcome, event = frames
     assert welcome["resumed"] is True and welcome["seq"] == 1
     assert welcome["you"]["name"] == "Renamed" and welcome["you"]["muted"] is True
