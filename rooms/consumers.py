@@ -338,7 +338,10 @@ class MeetingConsumer(AsyncWebsocketConsumer):
         await self._presence_changed()
 
     def _after(self) -> int | None:
-        query = parse_qs(self.scope.get("query_string", b"").decode("latin-1"))
+        raw_query = self.scope.get("query_string", b"")
+        if not raw_query:  # a first connect: no cursor (parse_qs is not free)
+            return None
+        query = parse_qs(raw_query.decode("latin-1"))
         raw = query.get("after", [None])[0]
         if raw is None or raw == "":
             return None
