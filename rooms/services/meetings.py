@@ -14,7 +14,6 @@ import datetime as dt
 import functools
 import logging
 from collections.abc import Callable
-from contextlib import nullcontext
 from dataclasses import dataclass, field
 
 from django.db import IntegrityError, connection, transaction
@@ -238,84 +237,97 @@ def run_calls(calls: list[Call], published: list | None = None) -> list[Outcome 
     """
     batch = len(calls) > 1
     results: list[Outcome | Exception] = []
-    with transaction.atomic():
-        meetings, found, stored, challenges, deferred = rows.open_batch(
-            (c.actor.meeting_id for c in calls),
-            (c.actor.pk for c in calls),
-            [(c.actor.pk, c.ref) for c in calls if c.ref],
-            _challenges_named(calls),
-            new_ideas=sum(c.name in DEFERS_IDEA for c in calls),
-        )
-        actors = _actors(calls, found)
-        done = {k: Outcome(r["seq"], r["result"], replayed=True) for k, r in stored.items()}
-        events: dict[int, list[MeetingEvent]] = {}
-        dirty: dict[int, set[str]] = {}
-        receipts: list[CommandReceipt] = []
-        cache = {("challenge", pk): c for pk, c in challenges.items()}
-        for call in calls:
-            key = (call.actor.pk, call.ref)
-            if call.ref and key in done:
-                results.append(done[key])
-                continue
-            meeting = meetings.get(call.actor.meeting_id)
-            before = dict(meeting.__dict__) if meeting is not None else {}
-            if call.name not in DEFERS_IDEA:
-                deferred.flush()  # this command may read or change the batch's new ideas
-            mark = deferred.mark()
-            savepoint = (
-                transaction.savepoint_create() if batch and not call.validates_first else None
-            )
-            if not call.validates_first:
-                cache.clear()
-            try:
-                with translation.override(call.lang) if call.lang else nullcontext():
-                    outcome, ctx = _run_one(
-                        call, meeting, actors.get(call.actor.pk), cache, deferred
-                    )
-            except Exception as e:
-                if not batch or (savepoint is None and not isinstance(e, DomainError)):
-                    raise  # the whole batch rolls back (rooms.writer then runs each alone)
-                deferred.rollback_to(mark)
-                if savepoint is not None:
-                    transaction.savepoint_rollback(savepoint)
-                    cache.clear()
-                if meeting is not None:  # undo the command's changes in memory too
-                    meeting.__dict__.clear()
-                    meeting.__dict__.update(before)
-                if not isinstance(e, DomainError):
-                    log.exception("command %s failed in a batch", call.name)
-                results.append(e)
-                continue
+    # Each command's messages are in its sender's language: the batch switches language
+    # only between commands of different ones, and puts the caller's back at the end.
+    original = translation.get_language()
+    active = [original]
+    try:
+        with transaction.atomic():
+            return _run_batch(calls, published, batch, results, active)
+    finally:
+        if active[0] != original:
+            translation.activate(original) if original else translation.deactivate()
+
+
+def _run_batch(
+    calls: list[Call], published: list | None, batch: bool, results: list, active: list
+) -> list[Outcome | Exception]:
+    """``run_calls``' work inside its transaction; ``active[0]``: the language active."""
+    meetings, found, stored, challenges, deferred = rows.open_batch(
+        (c.actor.meeting_id for c in calls),
+        (c.actor.pk for c in calls),
+        [(c.actor.pk, c.ref) for c in calls if c.ref],
+        _challenges_named(calls),
+        new_ideas=sum(c.name in DEFERS_IDEA for c in calls),
+    )
+    actors = _actors(calls, found)
+    done = {k: Outcome(r["seq"], r["result"], replayed=True) for k, r in stored.items()}
+    events: dict[int, list[MeetingEvent]] = {}
+    dirty: dict[int, set[str]] = {}
+    receipts: list[CommandReceipt] = []
+    cache = {("challenge", pk): c for pk, c in challenges.items()}
+    for call in calls:
+        key = (call.actor.pk, call.ref)
+        if call.ref and key in done:
+            results.append(done[key])
+            continue
+        meeting = meetings.get(call.actor.meeting_id)
+        before = dict(meeting.__dict__) if meeting is not None else {}
+        if call.name not in DEFERS_IDEA:
+            deferred.flush()  # this command may read or change the batch's new ideas
+        mark = deferred.mark()
+        savepoint = transaction.savepoint_create() if batch and not call.validates_first else None
+        if not call.validates_first:
+            cache.clear()
+        try:
+            if call.lang and call.lang != active[0]:
+                translation.activate(call.lang)
+                active[0] = call.lang
+            outcome, ctx = _run_one(call, meeting, actors.get(call.actor.pk), cache, deferred)
+        except Exception as e:
+            if not batch or (savepoint is None and not isinstance(e, DomainError)):
+                raise  # the whole batch rolls back (rooms.writer then runs each alone)
+            deferred.rollback_to(mark)
             if savepoint is not None:
-                transaction.savepoint_commit(savepoint)
-            assert meeting is not None
-            events.setdefault(meeting.pk, []).extend(ctx.events)
-            fields = dirty.setdefault(meeting.pk, set())
-            fields.update(ctx.dirty)
-            if fields - {"last_seq"}:
-                # Commands after this one may read the meeting from the database.
-                meeting.save(update_fields=sorted(fields))
-                fields.clear()
-            if call.ref:
-                receipt = outcome.as_receipt()
-                receipts.append(
-                    CommandReceipt(participant_id=call.actor.pk, ref=call.ref, result=receipt)
-                )
-                done[key] = Outcome(outcome.seq, outcome.result, replayed=True)
-            if call.name.startswith("participant.") and batch:
-                actors = _actors(calls)  # a mute or removal applies to what follows
-            results.append(outcome)
-        for pk, fields in dirty.items():
-            if fields - {"last_seq"}:
-                meetings[pk].save(update_fields=sorted(fields))
-        rows.close_batch(
-            [meetings[pk] for pk, fields in dirty.items() if fields == {"last_seq"}],
-            [e for evs in events.values() for e in evs],
-            receipts,
-            deferred,
-        )
-        for pk, evs in events.items():
-            broadcast.on_commit_publish(pk, evs, into=published)
+                transaction.savepoint_rollback(savepoint)
+                cache.clear()
+            if meeting is not None:  # undo the command's changes in memory too
+                meeting.__dict__.clear()
+                meeting.__dict__.update(before)
+            if not isinstance(e, DomainError):
+                log.exception("command %s failed in a batch", call.name)
+            results.append(e)
+            continue
+        if savepoint is not None:
+            transaction.savepoint_commit(savepoint)
+        assert meeting is not None
+        events.setdefault(meeting.pk, []).extend(ctx.events)
+        fields = dirty.setdefault(meeting.pk, set())
+        fields.update(ctx.dirty)
+        if fields - {"last_seq"}:
+            # Commands after this one may read the meeting from the database.
+            meeting.save(update_fields=sorted(fields))
+            fields.clear()
+        if call.ref:
+            receipt = outcome.as_receipt()
+            receipts.append(
+                CommandReceipt(participant_id=call.actor.pk, ref=call.ref, result=receipt)
+            )
+            done[key] = Outcome(outcome.seq, outcome.result, replayed=True)
+        if call.name.startswith("participant.") and batch:
+            actors = _actors(calls)  # a mute or removal applies to what follows
+        results.append(outcome)
+    for pk, fields in dirty.items():
+        if fields - {"last_seq"}:
+            meetings[pk].save(update_fields=sorted(fields))
+    rows.close_batch(
+        [meetings[pk] for pk, fields in dirty.items() if fields == {"last_seq"}],
+        [e for evs in events.values() for e in evs],
+        receipts,
+        deferred,
+    )
+    for pk, evs in events.items():
+        broadcast.on_commit_publish(pk, evs, into=published)
     return results
 
 

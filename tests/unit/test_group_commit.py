@@ -196,3 +196,25 @@ def test_challenges_read_together_still_belong_to_their_meeting(cast, meeting_fa
     )
     kinds = [type(r).__name__ for r in results]
     assert kinds == ["Outcome", "Outcome", "NotFound", "Outcome", "Conflict"]
+
+
+def test_each_command_of_a_batch_answers_in_its_senders_language(cast):
+    """Commands of one batch may come from people reading Pause in different languages:
+    each refusal is worded in its sender's, and the caller's language is back after."""
+    from django.utils import translation
+
+    def lost(role, lang):
+        return svc.idea_post.call(actor=cast[role], challenge_id=999_999, text="perdu", lang=lang)
+
+    with translation.override("en"):
+        results = run_calls(
+            [lost("member", "fr"), lost("guest", "fr"), lost("other", "en"), lost("member", "fr")]
+        )
+        assert translation.get_language() == "en"
+    messages = [str(r.message) for r in results]
+    assert messages == [
+        "Ce défi n’existe pas.",
+        "Ce défi n’existe pas.",
+        "This challenge does not exist.",
+        "Ce défi n’existe pas.",
+    ]
