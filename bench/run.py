@@ -349,7 +349,8 @@ def seed(db: Database, *, rooms: int, members: int, copies: int, prefix: str, **
     env = {**os.environ, **db.env, "DJANGO_DEBUG": "true", "DJANGO_SECRET_KEY": SECRET_KEY}
     env.pop("DJANGO_SETTINGS_MODULE", None)
     env.pop("REDIS_URL", None)
-    out = WORK / f"seed-{db.kind}-{prefix}.json"
+    # Per run: two runs at once (other engineers') must not read each other's cookies.
+    out = WORK / f"seed-{db.kind}-{prefix}-{os.getpid()}.json"
     args = [
         sys.executable,
         "-m",
