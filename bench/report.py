@@ -87,16 +87,16 @@ def _fanout_table(runs: list[dict]) -> list[str]:
 def _steps_table(runs: list[dict]) -> list[str]:
     lines = [
         "| server | offered/s | delivered/s | p50 | p99 ms | loss | server CPU µs/d"
-        " | generator CPU |",
-        "|---|---|---|---|---|---|---|---|",
+        " | generator CPU | slowest PostgreSQL commit ms |",
+        "|---|---|---|---|---|---|---|---|---|",
     ]
     for r in runs:
         for s in r.get("steps", []):
             lines.append(
                 f"| {r['server']} | {s['offered']:,} | {s['delivered_per_s']:,.0f} | "
                 f"{_f(s['p50_ms'], '{:.1f}')} | {_f(s['p99_ms'], '{:.1f}')} | {s['loss']} | "
-                f"{_f(s['cpu_us_per_delivery'])} | {s['generator_cpu']:.0%} |"
-                + ("" if s["ok"] else " ✗")
+                f"{_f(s['cpu_us_per_delivery'])} | {s['generator_cpu']:.0%} | "
+                f"{_f(s.get('pg_commit_max_ms'), '{:.0f}')} |" + ("" if s["ok"] else " ✗")
             )
     return lines
 

@@ -248,6 +248,9 @@ def fanout(
                 "cpu_us_per_delivery": cpu / recv * 1e6 if recv else None,
                 "generator_cpu": max(r["cpu"] for r in replies),
                 "load": load_avg(),
+                "pg_commit_max_ms": (
+                    PROBE["probe"].worst(w0, w0 + wall) if PROBE["probe"] is not None else None
+                ),
             }
             p99 = step["p99_ms"] if criterion == "delivery" else step["ack_p99_ms"]
             step["ok"] = bool(
@@ -266,7 +269,9 @@ def fanout(
                 f" ack p99 {step['ack_p99_ms'] or 0:6.1f}"
                 f" loss {step['loss']} err {errors or ''}"
                 f" cpu {step['cpu_us_per_delivery'] or 0:5.0f} µs/d"
-                f" gen {step['generator_cpu']:.0%} {'ok' if step['ok'] else 'FAIL'}"
+                f" gen {step['generator_cpu']:.0%}"
+                f" commit max {step['pg_commit_max_ms'] or 0:.0f} ms"
+                f" {'ok' if step['ok'] else 'FAIL'}"
             )
             if not step["ok"]:
                 passed = [s["offered"] for s in result["steps"] if s["ok"]]
@@ -456,6 +461,52 @@ def pg_commit_tail(n: int = 1000) -> dict | None:
         "max_ms": times[-1],
         "over_50ms": sum(t > 50 for t in times),
     }
+
+
+class CommitProbe:
+    """A small committed transaction every ``EVERY`` seconds on the benchmark's PostgreSQL,
+    in a thread, for the whole run: ``worst(t0, t1)`` is the slowest commit in that window.
+    A step that fails on p99 while the server was idle enough is often one during which a
+    commit (a WAL flush) stalled: each step's row says so (``pg_commit_max_ms``)."""
+
+    EVERY = 0.05
+
+    def __init__(self) -> None:
+        import threading
+
+        self.samples: list[tuple[float, float]] = []  # (perf_counter at start, ms)
+        self.stop_event = threading.Event()
+        self.thread = threading.Thread(target=self._run, daemon=True)
+        self.thread.start()
+
+    def _run(self) -> None:
+        try:
+            import psycopg
+
+            with psycopg.connect("postgresql://postgres@127.0.0.1:5432/postgres") as conn:
+                conn.autocommit = True
+                conn.execute("CREATE TABLE IF NOT EXISTS pause_bench_probe2 (x int)")
+                while not self.stop_event.wait(self.EVERY):
+                    t0 = time.perf_counter()
+                    with conn.transaction():
+                        conn.execute("INSERT INTO pause_bench_probe2 VALUES (1)")
+                    self.samples.append((t0, (time.perf_counter() - t0) * 1000))
+                    if len(self.samples) % 2000 == 0:
+                        conn.execute("TRUNCATE pause_bench_probe2")
+                conn.execute("DROP TABLE IF EXISTS pause_bench_probe2")
+        except Exception:
+            return
+
+    def worst(self, t0: float, t1: float) -> float | None:
+        found = [ms for at, ms in self.samples if t0 <= at <= t1]
+        return max(found) if found else None
+
+    def close(self) -> None:
+        self.stop_event.set()
+        self.thread.join(5)
+
+
+PROBE: dict = {"probe": None}
 
 
 def uncommitted() -> list[str]:
@@ -661,6 +712,7 @@ def main(argv: list[str] | None = None) -> int:
 
         results["writes"] = micro.writes_all(db, kinds, opts, seed, log, fanout)
 
+    PROBE["probe"] = CommitProbe()
     try:
         log("creating the PostgreSQL database and seeding")
         db = Database.create("postgres", WORK)
@@ -685,6 +737,7 @@ def main(argv: list[str] | None = None) -> int:
         if "writes" in scenarios:
             guard("writes", writes_part)
     finally:
+        PROBE["probe"].close()
         if redis is not None:
             redis.close()
         if db is not None:
