@@ -45,10 +45,11 @@ def _ceiling_note(run: dict) -> str:
     steps = run.get("steps") or []
     if not steps:
         return ""
-    last = steps[-1]
-    if last["ok"]:
+    failed = [s for s in steps if not s["ok"]]
+    if not failed:
         return " (ceiling not reached: top of the ladder)"
-    if last["generator_cpu"] > 0.85:
+    # The first failure ends the ladder (a refining step may come after it).
+    if failed[0]["generator_cpu"] > 0.85:
         return " (limited by the load generator)"
     return ""
 
