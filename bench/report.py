@@ -472,80 +472,101 @@ def write(results: dict, docs: Path) -> None:
 FINDINGS = [
     "## What the figures say",
     "",
+    "- **Stalled commits on this machine's disk end most of the ladders that fail at low"
+    " load.** A thread commits a one-row transaction every 50 ms for the whole run, and each"
+    " step's row in the tables below gives the slowest commit during that step. Failing"
+    " steps with p50 under 10 ms had a commit of 90 ms to 1.1 s: A on daphne (171 and 262"
+    " ms), A on legacy uvicorn (128 ms), the writes on sansio (94 ms at 163 posts/s) and on"
+    " SQLite (154 ms; 1.1 s, which failed legacy uvicorn's first step: the SQLite file is on"
+    " the same disk). A step fails on p99 as soon as one flush holds more than 1% of its"
+    " posts; the bare server writes nothing. The probe alone on the idle machine, for 45 s,"
+    " saw 5 commits over 50 ms (worst 204 ms, median 1 ms); 1,000 commits in a row at the"
+    " start of the run saw none (header). The first full run of this session, before the"
+    " probe, had the same failures (C at 562 and 844 deliveries/s with p99 0.8–1.2 s and p50 7"
+    " ms; A on sansio at its first step): A, C and the writes were rerun"
+    " (`final-acw.json`), and failed again where the disk stalled. The figures of A, C and"
+    " the writes are therefore lower bounds set by this disk for daphne and legacy uvicorn.",
     "- **The production server is uvicorn with websockets' sans-I/O implementation and"
-    " compression declined** (`docker-compose.yml`). It is the lightest per socket (2.0× the"
-    " ceiling's memory where the legacy implementation is 2.6× and daphne 2.2×) and the"
-    " cheapest per delivery (A: 24 µs against 31 and 38). Browsers offer permessage-deflate"
-    " and uvicorn accepted it by default: each browser socket then held a compressor, ~135"
-    " KB on the legacy implementation; the load generator now offers it as a browser does.",
-    "- **A meets the issue's 25% on the production server (30%), not on daphne (20%) or on"
-    " legacy uvicorn (24%).** The write path got cheaper (below), and the full collections"
-    " of Python's garbage collector, which paused a process for 70–380 ms (timed once"
-    " with `gc.callbacks` in a B server; no bench command records it), are rare now"
-    " (`pause/asgi.py`: the loaded application is frozen out of collection, thresholds"
-    " `PAUSE_GC_THRESHOLD`).",
-    "- **At its best step a Pause process uses 52–63 % of a core, not all of it.** What"
-    " ends the ladder is latency: the database threads and the event loop share one"
-    " interpreter lock, and under load the loop waits behind a thread's batch (or the"
-    " reverse) often enough to push p99 over 100 ms. The bare server has no second thread.",
-    "- **B stays far from 25% (13% on the production server).** Each post reaches only 10"
-    " sockets, so the per-post work (receive and validate, the transaction, the ack: ~1 ms"
-    " of CPU) weighs ten times more per delivery than in A, and the bare server does none."
-    " 25% of this run's ceiling (59,573/s) would be ~1,500 posts/s persisted by one"
-    " process, three times the writes target.",
-    "- **The write path.** The CPU of one `idea.post` on the database thread, alone in its"
-    ' transaction and five to one, is under "Snapshot and resume" above (`bench.micro`);'
-    " an ad-hoc probe of the same call, before that measure existed, gave 3.1 and 1.0 ms"
-    " at the start of this work, 1.2 and 0.43 ms after it: the"
-    " statements the ORM compiled (the challenge read with `select_related` alone was"
-    " 0.9 ms) are plain SQL built once (`rooms/services/rows.py`), instances come from"
-    " `Model.from_db` with the ORM's own converters, and on PostgreSQL a batch's fixed"
-    " statements go in two round trips (lock + actors + receipts + challenges; last_seq +"
-    " events + receipts). The database threads keep their connections whatever"
-    " `DJANGO_CONN_MAX_AGE` says (with production's 0, every command opened a new one; the"
-    " benchmark now runs with 0) and trust a health check for a second.",
-    "- **Connects** are 8% of the ceiling's rate (target 30%): ~5–7 ms of server CPU and"
-    " ~3 ms of PostgreSQL CPU per connect, on the same two cores. Every socket of B is a"
-    " first join (a participant row and its event) and each `welcome` carries a snapshot;"
-    " the bare server does a handshake. 30% would be ~2 ms in all per connect.",
-    "- **C (two processes over Redis)** first failed on daphne at its second step: in the"
-    " connect storm a process subscribed to a meeting after the other had published some"
-    " of its join events, never heard them, and held every later event for the hub's"
-    " 250 ms reorder window. Those events were in its sockets' snapshots already; the hub"
-    " now waits only for a gap a live local socket lacks (`rooms/hub.py`, `c212135`). The"
-    " C figures above are from a rerun of C after that fix (`final-c.json`, merged by"
-    " `python -m bench.report`).",
+    " compression declined** (`docker-compose.yml`): the lightest per socket (2.0× the"
+    " ceiling's memory; legacy uvicorn 2.5×, daphne 2.2×), the cheapest per delivery in A"
+    " (25 µs against 86 and 133) and in B (82 µs against 106 and 87), and the fastest in D."
+    " Browsers offer permessage-deflate and uvicorn accepted it by default: each browser"
+    " socket then held a compressor, ~135 KB on the legacy implementation; the load"
+    " generator offers it as a browser does. (The automatic pick above adds up B and C and"
+    " the writes, so one stalled step can move it.)",
+    "- **A on the production server: 28,767 deliveries/s, 54% of this run's ceiling.** The"
+    " bare server's own figure moved between runs (97,183/s in the first full run, 52,917/s"
+    " in the rerun): against the first, the same Pause figure is 30% (28,817/s in the"
+    " previous session). Its ladder ended at 43,249/s with the process at ~0.9 of a core and"
+    " commits under 15 ms.",
+    "- **B: 24% of this run's ceiling on the production server (target 25%; 13% in the"
+    " previous session).** Pause reaches 9,607 deliveries/s at p99 40 ms (7,847/s before),"
+    " and at its failing step (14,416/s) the process is CPU-bound: ~62 µs of CPU per"
+    " delivery, 0.9 of a core, where before it failed at 52–63% of a core. The ceiling also"
+    " came out lower in this run (39,703/s; 59,573/s before, its 48,655/s step failed with"
+    " p99 169 ms: a stall of the machine, not of a database it does not have): against the"
+    " previous ceiling the same figure is 16%. What changed: the embedded channel layer"
+    " (`rooms/layers.py`) no longer sweeps every channel, starts a task per member and"
+    " deep-copies each message on every publish (a tenth of the event loop in B); a batch is"
+    " two round trips on PostgreSQL, its BEGIN, its ideas' inserts (ids drawn with the"
+    " first) and its COMMIT folded in; psycopg parses the batch's long scripts once"
+    " (`rooms/apps.py`); the writer sends the replies, with no task per command; the"
+    " presence heartbeat sends nothing when nobody came or went (it pushed 1,000 lists"
+    " every 10 s).",
+    "- **Connects: 9% of the ceiling's rate on the production server (target 30%; 8% in the"
+    " previous session).** Server CPU per first join went from ~5.4 to 3.9 ms (3.2 ms and"
+    " 11% on legacy uvicorn): one database call per connect instead of two (the socket joins"
+    " the hub before authorizing, so one call authorizes, writes the join and reads the"
+    " welcome), a first join in two round trips, the welcome's reads in one. What remains"
+    " is spread out: uvicorn's handshake, the same-origin check, the driver's work per round"
+    " trip, and ~3 ms of PostgreSQL CPU on the same two cores. 30% would be ~1.5 ms of"
+    " server CPU per connect, everything included.",
+    "- **C (two processes over Redis): 44% of its ceiling on the production server**"
+    " (6,403/s; daphne and legacy uvicorn 36%). The hub waits only for a gap that a live"
+    " local socket lacks (`c212135`, previous session).",
+    "- **Writes:** 787 and 690 acknowledged posts/s on PostgreSQL for daphne and legacy"
+    " uvicorn (target 500, met); sansio's ladder ended at 125/s on a stalled commit (above),"
+    " and reached 691/s in the previous session; on SQLite sansio reached 691/s.",
+    '- **The write path in process** (`bench.micro`, "Snapshot and resume" above): one'
+    " `idea.post` costs 1.30 ms of CPU alone in its transaction and 0.38 ms when five share"
+    " one (1.6 and 0.67 ms in the previous session). A lone post is two round trips to"
+    " PostgreSQL, BEGIN and COMMIT included (nine at the start of the previous session).",
     "- **daphne's `--websocket-max-message-size` also caps what the server sends:** a"
     " `welcome` larger than it never reaches the client. `make run` raises it to 16 MiB; the"
     " consumer refuses incoming frames over 64 KiB itself (`PAUSE_WS_MAX_FRAME_BYTES`).",
-    "- **Tried and left out:** writing event frames straight to the connection (websockets'"
-    " `write_frame_sync`, autobahn's `sendPreparedMessage`) changed A's CPU per delivery by"
-    " less than the noise; the socket write itself and the per-post work dominate. Lowering"
-    " the interpreter's switch interval (1 ms) measured no better. PostgreSQL server-side"
-    " binding did not save PostgreSQL CPU per connect.",
+    "- **Tried and left out:** a lower interpreter switch interval (1 ms and 0.5 ms: the B"
+    " ladders ended where they did at 5 ms, within the noise), more concurrent write"
+    " batches (`PAUSE_WRITE_BATCHES=4`: no better), and, in the previous session, writing"
+    " frames straight to the connection, a plain-SQL board build and PostgreSQL"
+    " server-side binding.",
     "",
     "## Changes made for these figures",
     "",
-    "- `rooms/writer.py`, `rooms/services/meetings.py` (`run_calls`), `rooms/services/rows.py`:"
-    " group commit, and its statements in plain SQL, two round trips per batch on"
-    " PostgreSQL. Tests: `tests/unit/test_group_commit.py`, `tests/unit/test_rows.py`,"
-    " `tests/live/test_group_commit_live.py`.",
-    "- `rooms/hub.py` (`database_call`): the database threads keep their connections and"
-    " health-check them once a second. Test: `tests/live/test_db_pool.py`.",
-    "- `pause/asgi.py` (`tune_gc`), `PAUSE_GC_THRESHOLD`. Test: `tests/unit/test_settings.py`.",
-    "- `rooms/consumers.py`: a frame goes straight to the server when nothing is queued and"
-    " the client keeps up (daphne; uvicorn when the frame cannot make its transport pause);"
-    " an idle socket holds no writer task, outbox, bucket or receive task, and its state is"
-    " in `__slots__`. Tests: `tests/live/test_idle_socket.py`,"
-    " `tests/reliability/test_slow_consumer.py` (daphne and uvicorn).",
-    "- `rooms/socket_auth.py`, `rooms/selectors.py`, `rooms/wire.py`: the connect path"
-    " (session, user, participant and role in one statement, a lean first join, the"
-    " snapshot's reads in plain SQL, the board kept across board-neutral events). Tests:"
+    "- `rooms/layers.py`: the embedded default's channel layer (Channels' in-memory layer"
+    " without its per-send sweep, tasks and deep copies, and with memberships that do not"
+    " expire). Test: `tests/unit/test_layers.py`.",
+    "- `rooms/services/rows.py`, `rooms/services/meetings.py` (`run_calls`): ideas' ids"
+    " drawn with the batch's first statements and inserted with its last; BEGIN and COMMIT"
+    " inside the two scripts; challenges read without their owners; the language switched"
+    " only between commands of different languages. `rooms/apps.py`: psycopg's parse cache"
+    " for long statements. Tests: `tests/unit/test_rows.py`,"
+    " `tests/unit/test_group_commit.py`.",
+    "- `rooms/writer.py`, `rooms/consumers.py`: the writer sends each reply itself. Test:"
+    " `tests/live/test_idle_socket.py`.",
+    "- `rooms/hub.py`: a presence heartbeat that changes nothing sends nothing. Test:"
+    " `tests/live/test_live_sessions.py`.",
+    "- `rooms/consumers.py`, `rooms/selectors.py`, `rooms/wire.py`, `rooms/presence.py`,"
+    " `participant_join`: one database call per connect (the hub joined before"
+    " authorizing), a first join in two round trips, the snapshot's reads and a board build"
+    " in one round trip each, a resume's state and events in one. Tests:"
     " `tests/live/test_connect_path.py`, `tests/unit/test_snapshot_cache.py`.",
-    "- `rooms/hub.py` (earlier): one channel-layer message per process per event, one render"
-    " per view; `tests/live/test_fanout_budget.py` counts it.",
-    "- `docker-compose.yml`: uvicorn `--ws websockets-sansio --ws-per-message-deflate false`.",
-    "- `bench/memtrace.py`: where a server's memory per idle socket goes (tracemalloc).",
+    "- `bench/run.py`: the commit probe (`CommitProbe`), the disk's commit tail in the"
+    " header, `--no-ceiling` for development runs.",
+    "- Earlier sessions: group commit (`rooms/writer.py`); the database threads'"
+    " connections (`rooms/hub.py`); `tune_gc` (`pause/asgi.py`); the send fast path and lean"
+    " idle sockets (`rooms/consumers.py`); one channel-layer message per process per event"
+    " and one render per view (`tests/live/test_fanout_budget.py` counts it);"
+    " `docker-compose.yml`'s uvicorn flags; `bench/memtrace.py`.",
     "",
 ]
 
