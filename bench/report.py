@@ -563,7 +563,10 @@ FINDINGS = [
     "- `bench/run.py`: the commit probe (`CommitProbe`), the disk's commit tail in the"
     " header, `--no-ceiling` for development runs.",
     "- Earlier sessions: group commit (`rooms/writer.py`); the database threads'"
-    " connections (`rooms/hub.py`); `tune_gc` (`pause/asgi.py`); the send fast path and lean"
+    " connections (`rooms/hub.py`); `tune_gc` (`pause/asgi.py`: with Python's thresholds a"
+    " full collection paused a process holding 1,000 sockets for 70–380 ms, timed once with"
+    " `gc.callbacks`; logged per second in this session's B reruns, the collector ran a few"
+    " young-generation passes of at most 16 ms); the send fast path and lean"
     " idle sockets (`rooms/consumers.py`); one channel-layer message per process per event"
     " and one render per view (`tests/live/test_fanout_budget.py` counts it);"
     " `docker-compose.yml`'s uvicorn flags; `bench/memtrace.py`.",
