@@ -82,9 +82,7 @@ async def test_presence_counts_people_not_tabs_and_heals(ws, live_meeting, setti
     assert await present(b, lambda ids: ids == [b_id], timeout=4) == [b_id]
 
 
-async def test_a_heartbeat_that_changes_nothing_sends_no_presence_list(
-    ws, live_meeting, settings
-):
+async def test_a_heartbeat_that_changes_nothing_sends_no_presence_list(ws, live_meeting, settings):
     """The heartbeat heals lists (the test above); when nobody came or went it sends
     nothing: before, every heartbeat pushed every meeting's list to all its sockets (with
     1,000 sockets, 1,000 frames in one burst every 10 s)."""
