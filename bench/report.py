@@ -481,9 +481,10 @@ FINDINGS = [
     " the same disk). A step fails on p99 as soon as one flush holds more than 1% of its"
     " posts; the bare server writes nothing. The probe alone on the idle machine, for 45 s"
     " (an ad-hoc run of `bench.run.CommitProbe`), saw 5 commits over 50 ms (worst 204 ms,"
-    " median 1 ms); 1,000 commits in a row at the start of the run saw none (header). The first full run of this session, before the"
-    " probe, had the same failures (C at 562 and 844 deliveries/s with p99 0.8–1.2 s and p50 7"
-    " ms; A on sansio at its first step): A, C and the writes were rerun"
+    " median 1 ms); 1,000 commits in a row at the start of the run saw none (header). The"
+    " first full run of this session, before the probe, had the same failures (C at 562"
+    " and 844 deliveries/s with p99 0.8–1.2 s and p50 7 ms; A on sansio at its first"
+    " step): A, C and the writes were rerun"
     " (`final-acw.json`), and failed again where the disk stalled. The figures of A, C and"
     " the writes are therefore lower bounds set by this disk for daphne and legacy uvicorn.",
     "- **The production server is uvicorn with websockets' sans-I/O implementation and"
