@@ -383,8 +383,9 @@ def participant_join(
     ``role``: the user's role in the room, when the caller has just read it (the socket's
     connect, which also knows there was no participant a moment ago): the join then goes
     straight to the meeting's lock, and saves the role's query and the ORM's lookups; on
-    PostgreSQL it is then two round trips after its ``BEGIN``: the lock with the
-    participant's insert, then the event with the meeting's seq and the ``COMMIT``. A
+    PostgreSQL it is then two round trips, its own transaction included when it is the
+    outermost (``rows.begin_statement``): the lock with the participant's insert, then
+    the event with the meeting's seq and the ``COMMIT``. A
     participant created here is marked ``first_join`` (no votes, reactions or posts yet).
     ``into``: as ``broadcast.on_commit_publish``'s, for a caller on the event loop."""
     lookup = {"user": user} if user is not None else {"guest_key": guest_key}
@@ -395,26 +396,15 @@ def participant_join(
         if existing is not None:
             return existing
     name = display_name or (user.public_name if user is not None else _("Guest"))
-    if (
-        role is not None
-        and user is not None
-        and connection.vendor == "postgresql"
-        and not connection.in_atomic_block
-        and connection.get_autocommit()
-    ):
-        p = _join_in_two_round_trips(meeting, user, role, name, into)
-        if p is not None:
-            p.first_join = True
-            return p
     with transaction.atomic():
         p = None
         if role is not None and user is not None:
             # The lock, then the insert unless another socket of the same user joined
             # since: every join takes the meeting's lock first, so the insert's check sees
-            # its row. One round trip on PostgreSQL.
+            # its row. One round trip on PostgreSQL, BEGIN included.
             p = Participant(meeting_id=meeting.pk, display_name=name[:60], user=user)
-            found, inserted = rows._script(
-                [rows._lock_sql([meeting.pk]), _participant_insert_sql(p)]
+            _begun, found, inserted = rows._script(
+                [rows.begin_statement(), rows._lock_sql([meeting.pk]), _participant_insert_sql(p)]
             )
             if not found:
                 raise NotFound(_("This meeting does not exist."))
@@ -448,9 +438,10 @@ def participant_join(
             [
                 rows._insert_sql(ctx.events, rows.EVENT_FIELDS),
                 rows._last_seq_sql(locked),
-                ("COMMIT", []) if rows._last_of_outermost() else None,
+                rows.commit_statement(),
             ]
         )
+        rows.after_commit()
         broadcast.on_commit_publish(locked.pk, ctx.events, into)
         # A join changes no idea, challenge, cluster or takeaway: the snapshot's board
         # cached for the seq before it serves the one after (a meeting filling up does
@@ -458,58 +449,6 @@ def participant_join(
         transaction.on_commit(lambda: wire.board_unchanged(locked, before))
     p.first_join = True
     return p
-
-
-def _join_in_two_round_trips(meeting: Meeting, user, role: str, name: str, into):
-    """``participant_join``'s write on PostgreSQL outside any transaction, in two round
-    trips, its own transaction included: BEGIN, the meeting's lock and the participant's
-    insert; then the event, the meeting's seq and COMMIT (``atomic`` would send BEGIN on
-    its own, one more round trip). None, with nothing written, when another socket of
-    the user joined meanwhile: the caller then finds that participant as usual."""
-    p = Participant(meeting_id=meeting.pk, display_name=name[:60], user=user)
-    try:
-        _begun, found, inserted = rows._script(
-            [("BEGIN", []), rows._lock_sql([meeting.pk]), _participant_insert_sql(p)]
-        )
-        if not found:
-            raise NotFound(_("This meeting does not exist."))
-        if not inserted:
-            _roll_back()
-            return None
-        (locked,) = rows._instances(Meeting, found)
-        del locked.extra
-        ((p.pk,),) = inserted
-        p._state.adding, p._state.db = False, connection.alias
-        p.meeting = locked
-        ctx = Ctx(meeting=locked, actor=p, role=role)
-        before = locked.last_seq
-        ctx.emit("participant.joined", wire.participant_data(p, ctx.role))
-        rows._script(
-            [
-                rows._insert_sql(ctx.events, rows.EVENT_FIELDS),
-                rows._last_seq_sql(locked),
-                ("COMMIT", []),
-            ]
-        )
-    except BaseException:
-        _roll_back()
-        raise
-    # Committed, and in no transaction: these run at once, as ``on_commit`` callbacks.
-    broadcast.on_commit_publish(locked.pk, ctx.events, into)
-    wire.board_unchanged(locked, before)
-    return p
-
-
-def _roll_back() -> None:
-    """End the transaction ``_join_in_two_round_trips`` began, if it is still open."""
-    import contextlib
-
-    from psycopg import pq
-
-    raw = connection.connection
-    if raw is not None and raw.info.transaction_status != pq.TransactionStatus.IDLE:
-        with contextlib.suppress(Exception):
-            raw.rollback()
 
 
 _JOIN_FIELDS = ("meeting", "user", "display_name", "muted", "removed", "joined_at")

@@ -134,7 +134,7 @@ def open_batch(
     draw = new_ideas > 0 and connection.vendor == "postgresql"
     _begin, locked, found, stored, named, ids = _script(
         [
-            ("BEGIN", []) if _begin_here() else None,
+            begin_statement(),
             _lock_sql(meeting_ids) if meeting_ids else None,
             _participants_sql(participant_ids) if participant_ids else None,
             _receipts_sql(pairs) if pairs else None,
@@ -173,40 +173,51 @@ def close_batch(
             *(_last_seq_sql(m) for m in last_seqs),
             _insert_sql(events, EVENT_FIELDS) if events else None,
             _insert_sql(receipts, RECEIPT_FIELDS) if receipts else None,
-            ("COMMIT", []) if _last_of_outermost() else None,
+            commit_statement(),
         ]
     )
-    raw = connection.connection
-    if (
-        connection.vendor == "postgresql"
-        and connection.in_atomic_block
-        and raw.autocommit
-        and raw.info.transaction_status == _IDLE
-    ):
-        # Committed above, in a block opened by ``open_batch`` (``_begin_here``): Django's
-        # block expects psycopg's autocommit off (its commit then finds nothing to do).
-        raw.autocommit = False
+    after_commit()
 
 
 _IDLE = 0  # psycopg.pq.TransactionStatus.IDLE
 
 
-def _begin_here() -> bool:
-    """Whether the caller's first statements may open its transaction themselves, and
-    make it so: on PostgreSQL, at the start of the outermost ``atomic`` block. psycopg
-    sends BEGIN in a round trip of its own before the first statement of a transaction;
-    with psycopg's autocommit on (allowed while no transaction is in progress) it sends
-    none, and the script's own BEGIN opens the transaction in the same round trip.
-    Django's block goes on as usual: its savepoints are statements, its rollback sends
-    ROLLBACK whatever psycopg's setting (and Django then turns autocommit on anyway), and
-    ``close_batch`` turns psycopg's autocommit back off after its COMMIT."""
+def begin_statement() -> Statement | None:
+    """BEGIN, for the first script of a block, when that script may open its transaction
+    itself (else None), and make it so: on PostgreSQL, at the start of the outermost
+    ``atomic`` block. psycopg sends BEGIN in a round trip of its own before the first
+    statement of a transaction; with psycopg's autocommit on (allowed while no
+    transaction is in progress) it sends none, and the script's own BEGIN opens the
+    transaction in the same round trip. Django's block goes on as usual: its savepoints
+    are statements, its rollback sends ROLLBACK whatever psycopg's setting (and Django
+    then turns autocommit on anyway), and ``after_commit`` turns psycopg's autocommit back
+    off after the block's last script (``commit_statement``)."""
     if not _last_of_outermost():
-        return False
+        return None
     raw = connection.connection
     if raw is None or raw.autocommit or raw.info.transaction_status != _IDLE:
-        return False
+        return None
     raw.autocommit = True
-    return True
+    return ("BEGIN", [])
+
+
+def commit_statement() -> Statement | None:
+    """COMMIT, for the last script of the outermost ``atomic`` block on PostgreSQL (else
+    None): Django's commit then finds the connection idle and sends nothing (psycopg
+    commits only a transaction in progress), and runs the ``on_commit`` callbacks as
+    usual. Call ``after_commit`` once the script has run."""
+    return ("COMMIT", []) if _last_of_outermost() else None
+
+
+def after_commit() -> None:
+    """After a script that ended with ``commit_statement``: if the block was opened by
+    ``begin_statement``, give psycopg back the autocommit setting Django's block expects
+    (off), so that its commit finds nothing to do."""
+    if connection.vendor != "postgresql" or not connection.in_atomic_block:
+        return
+    raw = connection.connection
+    if raw.autocommit and raw.info.transaction_status == _IDLE:
+        raw.autocommit = False
 
 
 def _last_of_outermost() -> bool:
