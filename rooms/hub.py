@@ -200,6 +200,7 @@ class Hub:
         self._reader = self._heartbeat = None
         self.sockets.clear()
         self._joined.clear()
+        self._presence_sent.clear()
         self._forget_order()
 
     # ----------------------------------------------------------------- membership

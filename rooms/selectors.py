@@ -339,11 +339,9 @@ def _resume_reads(participant_id: int, meeting_id: int, after: int):
     queries cost ~1 ms of CPU), and the log after ``after`` (``events_after``'s rows, for
     ``_event_frames``; at most what a resume may send: a cursor further behind gets a
     resync)."""
-    from rooms.services.rows import _script  # rooms.services imports this module
-
     sql, _converters = _events_sql(connection.vendor)
     limit = settings.PAUSE_EVENT_RETENTION + 1
-    state, found = _script(
+    state, found = plain.script(
         [
             (_resume_sql(), [meeting_id, participant_id]),
             (f"{sql} LIMIT %s", [meeting_id, max(after, 0), limit]),

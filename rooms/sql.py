@@ -1,7 +1,8 @@
 """What the plain-SQL hot paths share (the write path in ``rooms.services.rows``, the
-snapshot in ``rooms.wire``, the log in ``rooms.selectors``): quoted names, and column
+snapshot in ``rooms.wire``, the log in ``rooms.selectors``): quoted names, column
 values turned into what the ORM would give, with the converters ``SQLCompiler`` applies
-(SQLite's dates and booleans, JSON fields…). Depends on the models only."""
+(SQLite's dates and booleans, JSON fields…), and ``script``, several statements in one
+round trip on PostgreSQL. Depends on the models only."""
 
 from __future__ import annotations
 
@@ -37,3 +38,27 @@ def convert(values: list, found: tuple) -> list:
         for func in funcs:
             values[i] = func(values[i], col, connection)
     return values
+
+
+Statement = tuple[str, list]
+
+
+def script(statements: Sequence[Statement | None]) -> list:
+    """Run ``statements`` in order (None: skipped); the rows of each (None for one that
+    returns none). On PostgreSQL in one round trip: the driver binds the parameters on
+    the client side, so several statements can go as one query; elsewhere one by one."""
+    todo = [st for st in statements if st is not None]
+    out: list = []
+    with connection.cursor() as cursor:
+        if connection.vendor == "postgresql" and len(todo) > 1:
+            cursor.execute(";\n".join(sql for sql, _ in todo), [p for _, ps in todo for p in ps])
+            for i in range(len(todo)):
+                out.append(cursor.fetchall() if cursor.description is not None else None)
+                if i < len(todo) - 1:
+                    cursor.nextset()
+        else:
+            for sql, params in todo:
+                cursor.execute(sql, params)
+                out.append(cursor.fetchall() if cursor.description is not None else None)
+    found = iter(out)
+    return [None if st is None else next(found) for st in statements]

@@ -590,8 +590,6 @@ def _reads(meeting_id: int, v: Viewer, fresh: bool, *, isolate: bool = False, ow
     (only the first statement of a transaction may set it). ``own`` (PostgreSQL, in
     autocommit mode): the reads are their own transaction, begun and committed in the
     same round trip."""
-    from rooms.services.rows import _script  # rooms.services imports this module
-
     pg = connection.vendor == "postgresql"
     sql, names, converters = _meeting_sql(connection.vendor)
     statements = [
@@ -603,7 +601,7 @@ def _reads(meeting_id: int, v: Viewer, fresh: bool, *, isolate: bool = False, ow
         ("COMMIT", []) if own else None,
     ]
     try:
-        found, mine, people, actions = _script(statements)[1:5]
+        found, mine, people, actions = plain.script(statements)[1:5]
     except Exception:
         if own:
             _end_own_transaction()
@@ -853,10 +851,8 @@ def _build_board(m: Meeting) -> _Board:
     """The board of ``m`` as the committed state holds it: seven plain statements (one
     round trip on PostgreSQL), read as columns into the same dicts as ``challenge_data``,
     ``idea_data``, ``reply_data``, ``cluster_data`` and ``takeaway_data`` give."""
-    from rooms.services.rows import _script  # rooms.services imports this module
-
     statements = _board_sql(connection.vendor)
-    found = _script([(sql, [m.pk]) for sql, _ in statements])
+    found = plain.script([(sql, [m.pk]) for sql, _ in statements])
     c_rows, v_rows, r_rows, rp_rows, i_rows, cl_rows, t_rows = (
         [plain.convert(list(row), converters) for row in rows]
         for rows, (_sql, converters) in zip(found, statements, strict=True)

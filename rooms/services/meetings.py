@@ -23,6 +23,7 @@ from django.utils.translation import gettext as _
 from django.utils.translation import ngettext
 
 from rooms import broadcast, phases, wire
+from rooms import sql as plain
 from rooms.errors import Conflict, DomainError, Forbidden, Invalid, NotFound, WrongPhase
 from rooms.limits import EMOJIS
 from rooms.models import (
@@ -403,7 +404,7 @@ def participant_join(
             # since: every join takes the meeting's lock first, so the insert's check sees
             # its row. One round trip on PostgreSQL, BEGIN included.
             p = Participant(meeting_id=meeting.pk, display_name=name[:60], user=user)
-            _begun, found, inserted = rows._script(
+            _begun, found, inserted = plain.script(
                 [rows.begin_statement(), rows._lock_sql([meeting.pk]), _participant_insert_sql(p)]
             )
             if not found:
@@ -434,7 +435,7 @@ def participant_join(
         ctx.emit("participant.joined", wire.participant_data(p, ctx.role))
         # The event and the meeting's seq, and on PostgreSQL the COMMIT when this block is
         # the outermost (as ``rows.close_batch``): one round trip.
-        rows._script(
+        plain.script(
             [
                 rows._insert_sql(ctx.events, rows.EVENT_FIELDS),
                 rows._last_seq_sql(locked),

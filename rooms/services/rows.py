@@ -75,28 +75,7 @@ def _fetch(sql: str, params: Sequence) -> list:
         return cursor.fetchall()
 
 
-Statement = tuple[str, list]
-
-
-def _script(statements: Sequence[Statement | None]) -> list:
-    """Run ``statements`` in order (None: skipped); the rows of each (None for one that
-    returns none). On PostgreSQL in one round trip: the driver binds the parameters on
-    the client side, so several statements can go as one query; elsewhere one by one."""
-    todo = [st for st in statements if st is not None]
-    out: list = []
-    with connection.cursor() as cursor:
-        if connection.vendor == "postgresql" and len(todo) > 1:
-            cursor.execute(";\n".join(sql for sql, _ in todo), [p for _, ps in todo for p in ps])
-            for i in range(len(todo)):
-                out.append(cursor.fetchall() if cursor.description is not None else None)
-                if i < len(todo) - 1:
-                    cursor.nextset()
-        else:
-            for sql, params in todo:
-                cursor.execute(sql, params)
-                out.append(cursor.fetchall() if cursor.description is not None else None)
-    found = iter(out)
-    return [None if st is None else next(found) for st in statements]
+Statement = sql.Statement
 
 
 def _lock_sql(ids: list[int]) -> Statement:
@@ -132,7 +111,7 @@ def open_batch(
     meeting_ids, participant_ids = sorted(set(meeting_ids)), sorted(set(participant_ids))
     challenge_ids = sorted(set(challenge_ids))
     draw = new_ideas > 0 and connection.vendor == "postgresql"
-    _begin, locked, found, stored, named, ids = _script(
+    _begin, locked, found, stored, named, ids = sql.script(
         [
             begin_statement(),
             _lock_sql(meeting_ids) if meeting_ids else None,
@@ -167,7 +146,7 @@ def close_batch(
     sends nothing (psycopg commits only a transaction in progress), and runs the
     ``on_commit`` callbacks as usual. A failed COMMIT raises here, inside the block, which
     then rolls back (a no-op on an ended transaction) as for any other error."""
-    _script(
+    sql.script(
         [
             deferred.take_statement() if deferred is not None else None,
             *(_last_seq_sql(m) for m in last_seqs),
