@@ -10,7 +10,8 @@ stalled socket asks for ``SYNCS`` snapshots (~78 MB) and reads none of them. Dap
 is sampled (psutil) meanwhile, until the server is idle again: it must grow by less than
 ``RSS_BOUND``, and the socket must be closed as slow.
 
-Then ``PAIRS`` pairs of rounds, alternating (base, slow, slow, base, ...) so that a drift
+Then, in a second meeting (the same six people of their own), ``PAIRS`` pairs of rounds,
+alternating (base, slow, slow, base, ...) so that a drift
 of the machine's load falls on both kinds. In each round the sixth client connects (with
 ``?after=<seq>``: a small welcome), asks for ``PRIMING`` snapshots, and either reads
 everything (base) or nothing (slow); then the poster sends ``BURST`` ideas at ``RATE``
@@ -29,8 +30,17 @@ So that the test's own clients are never the bottleneck, each is light:
   the latencies measure the server, not a saturated machine.
 
 When the server logs the close, the stalled client reads what was waiting for it (its
-snapshots, any events, ``closing{slow_consumer}``, a close frame), then reconnects with
-``?after=<last seq it got>`` and must get every idea of the round in order, or a resync.
+snapshots, any events, ``closing{slow_consumer}``, a close frame), answers the close
+frame, then reconnects with ``?after=<last seq it got>`` and must get every idea of the
+round in order, or a resync.
+
+Why the rounds have a meeting of their own: what the stalled client reads when it comes
+back is the server's work too, during the burst. Through a 536-byte MSS, the memory
+part's two snapshots (~1.7 MB, growing with every round) were ~3,200 segments, which the
+kernel processes inside the server's ``send`` calls: about 50 ms of the server's CPU per
+round, in writes of ~1 ms each that the readers' frames waited behind. The rounds'
+meeting starts with ``ROUNDS_PRELOAD`` ideas of 2,000 characters (snapshots of ~80 KB):
+enough to back the transport up well over its high water, for a tenth of the segments.
 """
 
 from __future__ import annotations
@@ -73,8 +83,9 @@ READERS = 3
 RSS_BOUND = 32 * 2**20
 SLOWDOWN_LIMIT = 0.20  # the issue's 20%
 QUEUE_FRAMES = 10
-PRIMING = 2  # snapshots (~0.8 MB each) the sixth client asks for before each burst
-PRELOAD = 100  # ideas of 8 KB in the meeting before the rounds: a snapshot of ~0.8 MB
+PRIMING = 2  # snapshots (~80 KB each, and growing) the sixth client asks for before a burst
+PRELOAD = 100  # ideas of 8 KB in the first meeting: a snapshot of ~0.8 MB
+ROUNDS_PRELOAD = 40  # ideas of 2,000 characters in the rounds' meeting: a snapshot of ~80 KB
 ENV = {
     "DJANGO_SETTINGS_MODULE": "tests.reliability.settings",
     "PAUSE_WS_SEND_QUEUE": str(QUEUE_FRAMES),
@@ -171,7 +182,6 @@ class Stalled:
         self.closed_by_server = False
         self.error: str | None = None  # how the drain ended, when not by a clean close
         self.drained = 0
-        self.raw: list[bytes] = []
         self._partial: list[bytes] = []
 
     @classmethod
@@ -202,7 +212,8 @@ class Stalled:
                 await asyncio.get_running_loop().sock_sendall(self.sock, data)
 
     def _feed(self, data: bytes) -> None:
-        self.protocol.receive_data(data)
+        if data:
+            self.protocol.receive_data(data)
         for event in self.protocol.events_received():
             if isinstance(event, Response):
                 assert event.status_code == 101, event.status_code
@@ -222,10 +233,10 @@ class Stalled:
     async def drain(self, timeout: float = 10) -> None:
         """Read until the server closes: what it had left for us, ``closing``, close.
 
-        Bytes only, while the burst goes on (parsing ~1 MB here would delay the readers
-        of the same event loop, and show as a slowdown the server did not cause); the
-        close frame is not answered, so the server ends with a reset after its closing
-        handshake's 1 s. ``parse`` decodes the frames afterwards."""
+        The frames are only split here (``receive_data``); ``parse`` decodes them after
+        the burst. The close frame is answered as a client does, so that the server ends
+        the connection at once (uvicorn otherwise keeps it for its whole closing
+        handshake, and this read for its whole ``timeout``)."""
         loop = asyncio.get_running_loop()
         # A reader again: a normal receive buffer, or the ~1 MB waiting for it would take
         # longer than the server's closing handshake to come through.
@@ -236,15 +247,16 @@ class Stalled:
                     data = await loop.sock_recv(self.sock, 2**20)
                     if not data:
                         break
-                    self.raw.append(data)
+                    self.drained += len(data)
+                    answered = self.protocol.close_sent is not None
+                    self.protocol.receive_data(data)
+                    if not answered and self.protocol.close_rcvd is not None:
+                        await self._flush()  # the close frame's answer
         except (TimeoutError, ConnectionError) as e:
             self.error = type(e).__name__
 
     def parse(self) -> None:
-        for data in self.raw:
-            self.drained += len(data)
-            self._feed(data)
-        self.raw = []
+        self._feed(b"")
 
     def abort(self) -> None:
         self.sock.close()
@@ -306,6 +318,7 @@ def test_a_client_that_stops_reading_is_closed_and_does_not_slow_the_others(
     web = cluster.webs[0]
     clock["cluster"] = time.monotonic()
     info = cluster.helper.call("setup", members=READERS + 2)
+    rounds_info = cluster.helper.call("setup", members=READERS + 2, preload=ROUNDS_PRELOAD)
     name = info["session_cookie_name"]
     cookies = [f"{name}={p['cookie']}" for p in info["people"][1:]]
     meeting_id, challenge_id = info["meeting_id"], info["challenge_id"]
@@ -314,6 +327,7 @@ def test_a_client_that_stops_reading_is_closed_and_does_not_slow_the_others(
     port = web.port
 
     async def scenario() -> dict:
+        nonlocal meeting_id, challenge_id, cookies
         poster = await open_ws(port, meeting_id, cookies[0], None)
         poster_reader = Reader(poster)  # reads (and drops) acks and events
         readers = [Reader(await open_ws(port, meeting_id, c, None)) for c in cookies[1:-1]]
@@ -400,8 +414,19 @@ def test_a_client_that_stops_reading_is_closed_and_does_not_slow_the_others(
             "rss_growth": rss.stop(),
         }
         stalled.abort()
-
         clock["memory"] = time.monotonic()
+
+        # The rounds' meeting (see the module's docstring), with its own six people.
+        for r in (poster_reader, *readers):
+            await r.stop()
+        meeting_id, challenge_id = rounds_info["meeting_id"], rounds_info["challenge_id"]
+        cookies = [f"{name}={p['cookie']}" for p in rounds_info["people"][1:]]
+        poster = await open_ws(port, meeting_id, cookies[0], None)
+        poster_reader = Reader(poster)
+        readers = [Reader(await open_ws(port, meeting_id, c, None)) for c in cookies[1:-1]]
+        for r in (poster_reader, *readers):
+            await r.start()
+        sixth = cookies[-1]
         await burst("warm", 30)  # connections, caches and pools warm before round one
         rounds = []
         kinds = [k for p in range(PAIRS) for k in (("base", "slow"), ("slow", "base"))[p % 2]]
