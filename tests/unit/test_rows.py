@@ -11,7 +11,7 @@ from django.test.utils import CaptureQueriesContext
 
 from rooms import services
 from rooms.errors import NotFound
-from rooms.models import Challenge, Idea, Meeting, Participant
+from rooms.models import Challenge, CommandReceipt, Idea, Meeting, MeetingEvent, Participant
 from rooms.services import rows
 from tests.unit.meeting_cast import build_cast
 
@@ -193,3 +193,59 @@ def test_a_failed_batch_leaves_nothing_and_the_connection_usable(cast):
     ok = svc.idea_post.call(actor=cast["other"], challenge_id=cast.challenge_id, text="y")
     (outcome,) = svc.run_calls([ok], [])
     assert outcome.seq == before + 1 == cast.refresh().last_seq
+
+
+def test_a_batch_across_meetings_saves_every_last_seq_in_one_statement(
+    cast, meeting_factory, member_factory
+):
+    """A busy process's batch holds commands of many meetings: their ``last_seq`` go in
+    one UPDATE on PostgreSQL (not one statement each), and each meeting gets its own."""
+    from rooms.services import meetings as svc
+
+    casts = [cast]
+    for _ in range(2):
+        more = build_cast(meeting_factory=meeting_factory, member_factory=member_factory)
+        services.meeting_start(actor=more["facilitator"])
+        services.phase_set(actor=more["facilitator"], phase="ideas")
+        more.challenge_id = services.challenge_post(actor=more["member"], title="Vendre").result[
+            "id"
+        ]
+        casts.append(more)
+    before = [c.refresh().last_seq for c in casts]
+    calls = [
+        svc.idea_post.call(actor=c["other"], ref=f"m{k}-{i}", challenge_id=c.challenge_id, text="x")
+        for i in range(2)
+        for k, c in enumerate(casts)
+    ]
+    with CaptureQueriesContext(connection) as queries:
+        outcomes = svc.run_calls(calls, [])
+    assert all(not isinstance(o, Exception) for o in outcomes), outcomes
+    assert [c.refresh().last_seq for c in casts] == [b + 2 for b in before]
+    updates = [
+        line
+        for q in queries
+        for line in q["sql"].split(";\n")
+        if line.lstrip().startswith(f"UPDATE {connection.ops.quote_name('rooms_meeting')}")
+    ]
+    assert len(updates) == (1 if connection.vendor == "postgresql" else 3), updates
+
+
+@pytest.mark.parametrize("model", [Idea, MeetingEvent, CommandReceipt])
+def test_the_write_paths_tables_have_no_index_another_covers(model):
+    """Every idea, event and receipt writes each index of its table: none of those
+    indexes may be a leading part of another (the composite one serves its lookups)."""
+    with connection.cursor() as cursor:
+        found = connection.introspection.get_constraints(cursor, model._meta.db_table)
+    indexes = {
+        name: tuple(c["columns"])
+        for name, c in found.items()
+        if c["index"] and not c["primary_key"] and not c["unique"] and c["columns"]
+    }
+    keys = {name: tuple(c["columns"]) for name, c in found.items() if c["index"] or c["unique"]}
+    covered = [
+        (name, columns, other)
+        for name, columns in indexes.items()
+        for other, longer in keys.items()
+        if other != name and len(longer) > len(columns) and longer[: len(columns)] == columns
+    ]
+    assert covered == [], covered
