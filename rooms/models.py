@@ -331,7 +331,11 @@ class Cluster(models.Model):
 
 
 class Idea(models.Model):
-    meeting = models.ForeignKey(Meeting, on_delete=models.CASCADE, related_name="ideas")
+    # No index of its own: the (meeting, challenge) index serves lookups by meeting, and
+    # every index is one more write per idea, the hottest insert.
+    meeting = models.ForeignKey(
+        Meeting, on_delete=models.CASCADE, related_name="ideas", db_index=False
+    )
     challenge = models.ForeignKey(Challenge, on_delete=models.CASCADE, related_name="ideas")
     author = models.ForeignKey(Participant, on_delete=models.CASCADE, related_name="ideas")
     kind = models.CharField(max_length=16, choices=IdeaKind.choices, default=IdeaKind.IDEA)
@@ -460,7 +464,10 @@ class Takeaway(models.Model):
 class MeetingEvent(models.Model):
     """Append-only log of every change of a meeting; ``seq`` has no gap per meeting."""
 
-    meeting = models.ForeignKey(Meeting, on_delete=models.CASCADE, related_name="events")
+    # Indexed by the (meeting, seq) constraint: no second index to write with each event.
+    meeting = models.ForeignKey(
+        Meeting, on_delete=models.CASCADE, related_name="events", db_index=False
+    )
     seq = models.PositiveBigIntegerField()
     name = models.CharField(max_length=40)
     actor = models.ForeignKey(
@@ -483,7 +490,10 @@ class CommandReceipt(models.Model):
     """The answer given to a client command, keyed by its ``ref``: a retry with the same
     ref gets the same answer and writes nothing (DESIGN.md section 4)."""
 
-    participant = models.ForeignKey(Participant, on_delete=models.CASCADE, related_name="receipts")
+    # Indexed by the (participant, ref) constraint: no second index to write per command.
+    participant = models.ForeignKey(
+        Participant, on_delete=models.CASCADE, related_name="receipts", db_index=False
+    )
     ref = models.CharField(max_length=REF_MAX)
     result = models.JSONField(default=dict)
     created_at = models.DateTimeField(default=timezone.now)
