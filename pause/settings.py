@@ -256,6 +256,9 @@ PAUSE_PRESENCE_TTL = env.int("PAUSE_PRESENCE_TTL", default=30)
 PAUSE_WS_SEND_QUEUE = env.int("PAUSE_WS_SEND_QUEUE", default=1000)
 PAUSE_WS_WRITE_HIGH_WATER = env.int("PAUSE_WS_WRITE_HIGH_WATER", default=256 * 1024)
 PAUSE_WS_SEND_QUEUE_BYTES = env.int("PAUSE_WS_SEND_QUEUE_BYTES", default=8 * 2**20)
+# Threads (one database connection each) for the sockets' database work on PostgreSQL
+# (rooms/hub.py): connects, snapshots, resumes.
+PAUSE_DB_THREADS = env.int("PAUSE_DB_THREADS", default=4)
 # Batches of commands written at once per process on PostgreSQL (rooms/writer.py).
 PAUSE_WRITE_BATCHES = env.int("PAUSE_WRITE_BATCHES", default=2)
 # The garbage collector's thresholds in the web processes (pause/asgi.py, tune_gc): three
