@@ -259,6 +259,10 @@ PAUSE_WS_SEND_QUEUE_BYTES = env.int("PAUSE_WS_SEND_QUEUE_BYTES", default=8 * 2**
 # Threads (one database connection each) for the sockets' database work on PostgreSQL
 # (rooms/hub.py): connects, snapshots, resumes.
 PAUSE_DB_THREADS = env.int("PAUSE_DB_THREADS", default=4)
+# The connect path's statements as prepared statements on PostgreSQL (rooms/sql.py): each
+# planned once per connection. Off for a pooler that cannot keep them (PgBouncer in
+# transaction mode before 1.21, or without max_prepared_statements).
+PAUSE_PG_PREPARED = env.bool("PAUSE_PG_PREPARED", default=True)
 # Batches of commands written at once per process on PostgreSQL (rooms/writer.py).
 PAUSE_WRITE_BATCHES = env.int("PAUSE_WRITE_BATCHES", default=2)
 # The garbage collector's thresholds in the web processes (pause/asgi.py, tune_gc): three

@@ -204,11 +204,10 @@ def _session_member(meeting_id: int, user_id: int):
     the ORM's queries (user, participant with its role, meeting) cost ~2–3 ms. The
     participant's other columns (``guest_key``, ``joined_at``) are left deferred: a socket
     never reads them."""
-    with connection.cursor() as cursor:
-        cursor.execute(_session_member_sql(), [meeting_id, user_id])
-        row = cursor.fetchone()
-    if row is None:
+    (found,) = plain.script([(_session_member_sql(), [meeting_id, user_id])], prepared=True)
+    if not found:
         return None
+    row = found[0]
     n = len(_USER_FIELDS)
     db = connection.alias
     user_values = list(row[:n])
@@ -345,7 +344,8 @@ def _resume_reads(participant_id: int, meeting_id: int, after: int):
         [
             (_resume_sql(), [meeting_id, participant_id]),
             (f"{sql} LIMIT %s", [meeting_id, max(after, 0), limit]),
-        ]
+        ],
+        prepared=True,
     )
     if not state:
         raise Meeting.DoesNotExist("Meeting matching query does not exist.")

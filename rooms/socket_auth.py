@@ -34,6 +34,8 @@ from django.http.cookie import parse_cookie
 from django.utils import timezone
 from django.utils.crypto import constant_time_compare
 
+from rooms import sql as plain
+
 
 class SocketCookieMiddleware:
     """Put the handshake's cookies in ``scope["cookies"]`` (as Channels'
@@ -77,10 +79,8 @@ def _session_data(session_key: str) -> dict:
     if len(session_key) < 8:  # SessionBase._validate_session_key
         return {}
     now = connection.ops.adapt_datetimefield_value(timezone.now())
-    with connection.cursor() as cursor:
-        cursor.execute(_session_sql(), [session_key, now])
-        row = cursor.fetchone()
-    return store_class().decode(row[0]) if row is not None else {}
+    (rows,) = plain.script([(_session_sql(), [session_key, now])], prepared=True)
+    return store_class().decode(rows[0][0]) if rows else {}
 
 
 def session_login(session_key: str | None) -> tuple[object, int, str] | None:

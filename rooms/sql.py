@@ -43,11 +43,21 @@ def convert(values: list, found: tuple) -> list:
 Statement = tuple[str, list]
 
 
-def script(statements: Sequence[Statement | None]) -> list:
+def script(statements: Sequence[Statement | None], *, prepared: bool = False) -> list:
     """Run ``statements`` in order (None: skipped); the rows of each (None for one that
     returns none). On PostgreSQL in one round trip: the driver binds the parameters on
-    the client side, so several statements can go as one query; elsewhere one by one."""
+    the client side, so several statements can go as one query; elsewhere one by one.
+
+    ``prepared`` (statements whose text does not vary with their parameters: the
+    connect path's): on PostgreSQL each statement is a prepared statement of the
+    connection, sent in one pipeline (``_pipelined``), unless ``PAUSE_PG_PREPARED`` is
+    off. PostgreSQL then plans each shape once per connection instead of at every call:
+    planning was ~90% of the database's CPU for the connect path's joins (0.38 → 0.04 ms
+    for the session member's)."""
     todo = [st for st in statements if st is not None]
+    if prepared and connection.vendor == "postgresql" and _prepared_enabled():
+        found = iter(_pipelined(todo))
+        return [None if st is None else next(found) for st in statements]
     out: list = []
     with connection.cursor() as cursor:
         if connection.vendor == "postgresql" and len(todo) > 1:
@@ -62,3 +72,58 @@ def script(statements: Sequence[Statement | None]) -> list:
                 out.append(cursor.fetchall() if cursor.description is not None else None)
     found = iter(out)
     return [None if st is None else next(found) for st in statements]
+
+
+_TUPLES_OK = 2  # psycopg.pq.ExecStatus.TUPLES_OK
+# Statements that open or end a transaction: never prepared (PostgreSQL cannot).
+_UNPREPARED = ("BEGIN", "COMMIT", "ROLLBACK", "SET ")
+
+
+def _prepared_enabled() -> bool:
+    from django.conf import settings
+
+    return bool(getattr(settings, "PAUSE_PG_PREPARED", True))
+
+
+def _pipelined(todo: Sequence[Statement]) -> list:
+    """``todo`` on PostgreSQL with the parameters bound by the server: each statement
+    prepared once per connection (psycopg's cache of prepared statements, ``prepare=
+    True``; Django leaves its automatic preparing off and its own cursors bind on the
+    client), all of them sent in one pipeline, that is one round trip. Errors come out as
+    Django's (``wrap_database_errors``), and the script is logged as one query when
+    Django logs queries (tests count round trips with it)."""
+    import time
+
+    import psycopg
+
+    db = connection
+    db.ensure_connection()
+    raw = db.connection
+    if raw.prepare_threshold is None:
+        # Only what asks (``prepare=True``) is prepared: this threshold is never reached.
+        raw.prepare_threshold = 2**31 - 1
+    started = time.monotonic()
+    cursors = []
+    with db.wrap_database_errors:
+        if len(todo) == 1:  # no pipeline to set up
+            cursor = psycopg.Cursor(raw)
+            text, params = todo[0]
+            cursor.execute(text, params or None, prepare=not text.startswith(_UNPREPARED))
+            cursors.append(cursor)
+        else:
+            with raw.pipeline():
+                for text, params in todo:
+                    cursor = psycopg.Cursor(raw)
+                    cursor.execute(text, params or None, prepare=not text.startswith(_UNPREPARED))
+                    cursors.append(cursor)
+        # The result's status, not ``description`` (which builds a column object per
+        # column, a tenth of the connect path's CPU).
+        out = [c.fetchall() if c.pgresult.status == _TUPLES_OK else None for c in cursors]
+    if db.queries_logged:
+        db.queries_log.append(
+            {
+                "sql": ";\n".join(text for text, _ in todo),
+                "time": f"{time.monotonic() - started:.3f}",
+            }
+        )
+    return out

@@ -601,7 +601,7 @@ def _reads(meeting_id: int, v: Viewer, fresh: bool, *, isolate: bool = False, ow
         ("COMMIT", []) if own else None,
     ]
     try:
-        found, mine, people, actions = plain.script(statements)[1:5]
+        found, mine, people, actions = plain.script(statements, prepared=True)[1:5]
     except Exception:
         if own:
             _end_own_transaction()
@@ -852,7 +852,7 @@ def _build_board(m: Meeting) -> _Board:
     round trip on PostgreSQL), read as columns into the same dicts as ``challenge_data``,
     ``idea_data``, ``reply_data``, ``cluster_data`` and ``takeaway_data`` give."""
     statements = _board_sql(connection.vendor)
-    found = plain.script([(sql, [m.pk]) for sql, _ in statements])
+    found = plain.script([(sql, [m.pk]) for sql, _ in statements], prepared=True)
     c_rows, v_rows, r_rows, rp_rows, i_rows, cl_rows, t_rows = (
         [plain.convert(list(row), converters) for row in rows]
         for rows, (_sql, converters) in zip(found, statements, strict=True)

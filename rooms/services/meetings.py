@@ -405,7 +405,8 @@ def participant_join(
             # its row. One round trip on PostgreSQL, BEGIN included.
             p = Participant(meeting_id=meeting.pk, display_name=name[:60], user=user)
             _begun, found, inserted = plain.script(
-                [rows.begin_statement(), rows._lock_sql([meeting.pk]), _participant_insert_sql(p)]
+                [rows.begin_statement(), rows._lock_sql([meeting.pk]), _participant_insert_sql(p)],
+                prepared=True,
             )
             if not found:
                 raise NotFound(_("This meeting does not exist."))
@@ -440,7 +441,8 @@ def participant_join(
                 rows._insert_sql(ctx.events, rows.EVENT_FIELDS),
                 rows._last_seq_sql(locked),
                 rows.commit_statement(),
-            ]
+            ],
+            prepared=True,
         )
         rows.after_commit()
         broadcast.on_commit_publish(locked.pk, ctx.events, into)
