@@ -472,106 +472,99 @@ def write(results: dict, docs: Path) -> None:
 FINDINGS = [
     "## What the figures say",
     "",
-    "- **Stalled commits on this machine's disk end most of the ladders that fail at low"
-    " load.** A thread commits a one-row transaction every 50 ms for the whole run, and each"
-    " step's row in the tables below gives the slowest commit during that step. Failing"
-    " steps with p50 under 10 ms had a commit of 90 ms to 1.1 s: A on daphne (171 and 262"
-    " ms), A on legacy uvicorn (128 ms), the writes on sansio (94 ms at 163 posts/s) and on"
-    " SQLite (154 ms; 1.1 s, which failed legacy uvicorn's first step: the SQLite file is on"
-    " the same disk). A step fails on p99 as soon as one flush holds more than 1% of its"
-    " posts; the bare server writes nothing. The probe alone on the idle machine, for 45 s"
-    " (an ad-hoc run of `bench.run.CommitProbe`), saw 5 commits over 50 ms (worst 204 ms,"
-    " median 1 ms); 1,000 commits in a row at the start of the run saw none (header). The"
-    " first full run of this session, before the probe, had the same failures (C at 562"
-    " and 844 deliveries/s with p99 0.8–1.2 s and p50 7 ms; A on sansio at its first"
-    " step): A, C and the writes were rerun"
-    " (`final-acw.json`), and failed again where the disk stalled. The figures of A, C and"
-    " the writes are therefore lower bounds set by this disk for daphne and legacy uvicorn.",
+    "- **The disk was steady in this run:** one-row commits took 0.2 ms (p99 0.3 ms over"
+    " 1,000 in a row at the start), and the slowest commit of a step was 51 ms (C on sansio"
+    " at 9,611/s, a step that failed at p99 265 ms on its own load), every other under"
+    " 30 ms."
+    " The previous session's runs had stalls of 90 ms to 1.1 s that ended several ladders"
+    " at low load (`bench.run.CommitProbe` records the slowest commit of every step).",
     "- **The production server is uvicorn with websockets' sans-I/O implementation and"
-    " compression declined** (`docker-compose.yml`): the lightest per socket (2.0× the"
-    " ceiling's memory; legacy uvicorn 2.5×, daphne 2.2×), the cheapest per delivery in A"
-    " (25 µs against 86 and 133) and in B (82 µs against 106 and 87), and the fastest in D."
-    " Browsers offer permessage-deflate and uvicorn accepted it by default: each browser"
-    " socket then held a compressor, ~135 KB on the legacy implementation; the load"
-    " generator offers it as a browser does. (The automatic pick above adds up B and C and"
-    " the writes, so one stalled step can move it.)",
-    "- **A on the production server: 28,767 deliveries/s, 54% of this run's ceiling.** The"
-    " bare server's own figure moved between runs (97,183/s in the first full run, 52,917/s"
-    " in the rerun): against the first, the same Pause figure is 30% (28,817/s in the"
-    " previous session). Its ladder ended at 43,249/s with the process at ~0.9 of a core and"
-    " commits under 15 ms.",
-    "- **B: 24% of this run's ceiling on the production server (target 25%; 13% in the"
-    " previous session).** Pause reaches 9,607 deliveries/s at p99 40 ms (7,847/s before),"
-    " and at its failing step (14,416/s) the process is CPU-bound: ~62 µs of CPU per"
-    " delivery, 0.9 of a core, where before it failed at 52–63% of a core. The ceiling also"
-    " came out lower in this run (39,703/s; 59,573/s before, its 48,655/s step failed with"
-    " p99 169 ms: a stall of the machine, not of a database it does not have): against the"
-    " previous ceiling the same figure is 16%. What changed: the embedded channel layer"
-    " (`rooms/layers.py`) no longer sweeps every channel, starts a task per member and"
-    " deep-copies each message on every publish (a tenth of the event loop in B); a batch is"
-    " two round trips on PostgreSQL, its BEGIN, its ideas' inserts (ids drawn with the"
-    " first) and its COMMIT folded in; psycopg parses the batch's long scripts once"
-    " (`rooms/apps.py`); the writer sends the replies, with no task per command; the"
-    " presence heartbeat sends nothing when nobody came or went (it pushed 1,000 lists"
-    " every 10 s).",
-    "- **Connects: 9% of the ceiling's rate on the production server (target 30%; 8% in the"
-    " previous session).** Server CPU per first join went from ~5.4 to 3.9 ms (3.2 ms and"
-    " 11% on legacy uvicorn): one database call per connect instead of two (the socket joins"
-    " the hub before authorizing, so one call authorizes, writes the join and reads the"
-    " welcome), a first join in two round trips, the welcome's reads in one. What remains"
-    " is spread out: uvicorn's handshake, the same-origin check, the driver's work per round"
-    " trip, and ~3 ms of PostgreSQL CPU on the same two cores. 30% would be ~1.5 ms of"
-    " server CPU per connect, everything included.",
+    " compression declined** (`docker-compose.yml`): the lightest per socket (1.9× the"
+    " ceiling's memory in B; legacy uvicorn 2.5×, daphne 2.2×), the cheapest per delivery"
+    " in A and B, the most connects per second and the fastest in D. Browsers offer"
+    " permessage-deflate and uvicorn accepted it by default: each browser socket then held"
+    " a compressor, ~135 KB on the legacy implementation; the load generator offers it as a"
+    " browser does.",
+    "- **A on the production server: 28,800 deliveries/s, 67% of this run's ceiling**"
+    " (43,150/s; 28,767/s and 54% in the previous session).",
+    "- **B: 20% of the ceiling on the production server (target 25%: not met).** Its"
+    " ladder passed 6,407/s, failed 9,611/s at p99 119 ms and passed the refining step at"
+    " 7,843/s. The previous session's run passed 9,607/s (24%). In this session's ad-hoc B"
+    " runs without the ceiling (`--scenarios B --servers uvicorn-sansio --no-ceiling`,"
+    " some under a profiler), the 9,611/s step failed at p99 102–212 ms and passed once at"
+    " 93 ms: that step is the edge. There the machine is 60–70% busy and the web"
+    " process ~0.6 of a core (sampled from `/proc` every 2 s), so the bound is latency in"
+    " the write pipeline rather than one saturated core: a batch of a dozen posts takes"
+    " ~20 ms on its database thread (two round trips, ~6 ms of its CPU, PostgreSQL's work"
+    " and commit; timed in an instrumented ad-hoc run), with at most two batches in"
+    " flight. Per post, measured by an ad-hoc in-process script (`run_calls` on a fresh"
+    " copy of a seeded database, batches of 12 posts across 12 meetings): ~0.40 ms"
+    " of the web process's CPU on its database thread and ~0.30 ms of PostgreSQL's; the"
+    " event loop's share (the ten deliveries, the ack) is about half the database"
+    " thread's in a profile of the server at that step (py-spy, `--gil`).",
+    "- **Connects: 15% of the ceiling's rate on the production server (target 30%: not"
+    " met; 9% in the previous session).** 212 against 1,449 connects/s (185/s before); the"
+    " ceiling's own rate moved from 1,972 to 1,449/s between runs. PostgreSQL planned every"
+    " statement at every call (the driver binds values on the client): planning was ~90%"
+    " of its CPU for the connect path's joins. The connect path's statements are now"
+    " prepared once per database connection and pipelined in the same round trips"
+    " (`rooms/sql.py`, `PAUSE_PG_PREPARED`): in process (an ad-hoc script calling"
+    " `selectors.connection_open`), PostgreSQL's CPU per first join"
+    " went from 2.3–3.1 to 0.7–1.0 ms and its wall time from 4.3–5.9 to 2.3–3.1 ms (510"
+    " first joins on a fresh copy of the database, interleaved runs with the setting on and"
+    " off). The web process is now the bound: 4.1 ms of its CPU per connect, ~0.9 of a core"
+    " at 212/s. 30% would need ~2 ms per connect in all: the handshake, the routing and"
+    " origin check, the session and membership reads, the join's write, the snapshot and"
+    " the welcome's encoding, in one Python process.",
     "- **C (two processes over Redis): 44% of its ceiling on the production server**"
-    " (6,403/s; daphne and legacy uvicorn 36%). The hub waits only for a gap that a live"
-    " local socket lacks (`c212135`, previous session).",
-    "- **Writes:** 787 and 690 acknowledged posts/s on PostgreSQL for daphne and legacy"
-    " uvicorn (target 500, met); sansio's ladder ended at 125/s on a stalled commit (above),"
-    " and reached 691/s in the previous session; on SQLite sansio reached 691/s.",
+    " (6,403/s; legacy uvicorn 36%, daphne 16%).",
+    "- **Writes:** 1,024 and 1,023 acknowledged posts/s on PostgreSQL for sansio and legacy"
+    " uvicorn (target 500, met; 691/s in the previous session's sansio run). Daphne's"
+    " ladder ended at 23 posts/s: one ack of 128 ms at 26 posts/s with every commit of the"
+    " step under 4 ms (787/s in the previous session; not rerun). SQLite: 787–897/s.",
     '- **The write path in process** (`bench.micro`, "Snapshot and resume" above): one'
-    " `idea.post` costs 1.30 ms of CPU alone in its transaction and 0.38 ms when five share"
-    " one (1.6 and 0.67 ms in the previous session). A lone post is two round trips to"
-    " PostgreSQL, BEGIN and COMMIT included (nine at the start of the previous session).",
+    " `idea.post` costs 1.30 ms of CPU alone in its transaction and 0.50 ms when five share"
+    " one (0.38 ms in the previous session's run; the ad-hoc script above found no"
+    " change from this session's write-path commits within its ±40 µs of noise).",
     "- **daphne's `--websocket-max-message-size` also caps what the server sends:** a"
     " `welcome` larger than it never reaches the client. `make run` raises it to 16 MiB; the"
     " consumer refuses incoming frames over 64 KiB itself (`PAUSE_WS_MAX_FRAME_BYTES`).",
-    "- **Tried and left out** (ad-hoc runs of B with a patched server, not committed): a"
-    " lower interpreter switch interval (1 ms and 0.5 ms: the B"
-    " ladders ended where they did at 5 ms, within the noise), more concurrent write"
-    " batches (`PAUSE_WRITE_BATCHES=4`: no better), and, in the previous session, writing"
-    " frames straight to the connection, a plain-SQL board build and PostgreSQL"
-    " server-side binding.",
+    "- **Tried and left out** (ad-hoc runs, not committed): the write path's statements"
+    " prepared too, with arrays (`= ANY`, `unnest`) so that a batch of any size has one"
+    " shape each: PostgreSQL's CPU per post went from ~0.30 to 0.21–0.28 ms but psycopg's"
+    " pipeline and array dumping raised the web process's from ~0.40 to ~0.61 ms;"
+    " `PREPARE`/`EXECUTE` inside the existing one-query scripts instead of psycopg's"
+    " pipeline: worse than the pipeline in three interleaved runs (per first join, web"
+    " process 1.66 against 1.55 ms, PostgreSQL 0.84 against 0.65 ms); 8 and 16 database"
+    " threads (`PAUSE_DB_THREADS`): 1,000 connects in 5.2 and 5.0 s instead of 5.5 s;"
+    " again a lower interpreter switch interval (1 and 0.2 ms) and four write batches at"
+    " once: B's ladder ended at the same step. Earlier sessions: writing frames straight to"
+    " the connection, a plain-SQL board build.",
     "",
     "## Changes made for these figures",
     "",
-    "- `rooms/layers.py`: the embedded default's channel layer (Channels' in-memory layer"
-    " without its per-send sweep, tasks and deep copies, and with memberships that do not"
-    " expire). Test: `tests/unit/test_layers.py`.",
-    "- `rooms/services/rows.py`, `rooms/services/meetings.py` (`run_calls`): ideas' ids"
-    " drawn with the batch's first statements and inserted with its last; BEGIN and COMMIT"
-    " inside the two scripts; challenges read without their owners; the language switched"
-    " only between commands of different languages. `rooms/apps.py`: psycopg's parse cache"
-    " for long statements. Tests: `tests/unit/test_rows.py`,"
-    " `tests/unit/test_group_commit.py`.",
-    "- `rooms/writer.py`, `rooms/consumers.py`: the writer sends each reply itself. Test:"
-    " `tests/live/test_idle_socket.py`.",
-    "- `rooms/hub.py`: a presence heartbeat that changes nothing sends nothing. Test:"
-    " `tests/live/test_live_sessions.py`.",
-    "- `rooms/consumers.py`, `rooms/selectors.py`, `rooms/wire.py`, `rooms/presence.py`,"
-    " `participant_join`: one database call per connect (the hub joined before"
-    " authorizing), a first join in two round trips, the snapshot's reads and a board build"
-    " in one round trip each, a resume's state and events in one. Tests:"
-    " `tests/live/test_connect_path.py`, `tests/unit/test_snapshot_cache.py`.",
-    "- `bench/run.py`: the commit probe (`CommitProbe`), the disk's commit tail in the"
-    " header, `--no-ceiling` for development runs.",
+    "- This session: `rooms/sql.py` (`script(..., prepared=True)`): the connect path's"
+    " statements (session, member, first join, snapshot, board, resume) prepared once per"
+    " connection on PostgreSQL and sent in one pipeline per round trip. Test:"
+    " `tests/unit/test_sql_prepared.py`. `rooms/services/rows.py`: a batch's `last_seq`"
+    " updates in one statement; `rooms/migrations/0003_drop_covered_fk_indexes.py`: three"
+    " foreign-key indexes that composite indexes cover, dropped from the hottest insert"
+    " tables. Tests: `tests/unit/test_rows.py`.",
+    "- Previous session: `rooms/layers.py` (the embedded default's channel layer, without"
+    " Channels' per-send sweep, tasks and deep copies); ideas' ids drawn with a batch's"
+    " first statements, BEGIN and COMMIT inside its two scripts, psycopg's parse cache for"
+    " long statements (`rooms/apps.py`); the writer sends each reply itself; a presence"
+    " heartbeat that changes nothing sends nothing; one database call per connect; the"
+    " commit probe. Tests: `tests/unit/test_layers.py`, `tests/unit/test_rows.py`,"
+    " `tests/unit/test_group_commit.py`, `tests/live/test_idle_socket.py`,"
+    " `tests/live/test_live_sessions.py`, `tests/live/test_connect_path.py`,"
+    " `tests/unit/test_snapshot_cache.py`.",
     "- Earlier sessions: group commit (`rooms/writer.py`); the database threads'"
     " connections (`rooms/hub.py`); `tune_gc` (`pause/asgi.py`: with Python's thresholds a"
-    " full collection paused a process holding 1,000 sockets for 70–380 ms, timed once with"
-    " `gc.callbacks`; logged per second in ad-hoc B reruns this session, the collector ran a few"
-    " young-generation passes of at most 16 ms); the send fast path and lean"
-    " idle sockets (`rooms/consumers.py`); one channel-layer message per process per event"
-    " and one render per view (`tests/live/test_fanout_budget.py` counts it);"
-    " `docker-compose.yml`'s uvicorn flags; `bench/memtrace.py`.",
+    " full collection paused a process holding 1,000 sockets for 70–380 ms); the send fast"
+    " path and lean idle sockets (`rooms/consumers.py`); one channel-layer message per"
+    " process per event and one render per view (`tests/live/test_fanout_budget.py` counts"
+    " it); `docker-compose.yml`'s uvicorn flags; `bench/memtrace.py`.",
     "",
 ]
 
