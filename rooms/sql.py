@@ -91,7 +91,8 @@ def _pipelined(todo: Sequence[Statement]) -> list:
     True``; Django leaves its automatic preparing off and its own cursors bind on the
     client), all of them sent in one pipeline, that is one round trip. Errors come out as
     Django's (``wrap_database_errors``), and the script is logged as one query when
-    Django logs queries (tests count round trips with it)."""
+    Django logs queries (tests count round trips with it); ``connection.execute_wrapper``
+    hooks do not see these statements (they wrap Django's cursors only)."""
     import time
 
     import psycopg
