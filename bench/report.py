@@ -497,9 +497,9 @@ FINDINGS = [
     " the write pipeline rather than one saturated core: a batch of a dozen posts takes"
     " ~20 ms on its database thread (two round trips, ~6 ms of its CPU, PostgreSQL's work"
     " and commit; timed in an instrumented ad-hoc run), with at most two batches in"
-    " flight. Per post, measured by an ad-hoc in-process script (`run_calls` on a fresh"
-    " copy of a seeded database, batches of 12 posts across 12 meetings): ~0.40 ms"
-    " of the web process's CPU on its database thread and ~0.30 ms of PostgreSQL's; the"
+    " flight. Per post, in process (`python -m bench.inproc`, 3 runs: `run_calls` with"
+    " batches of 12 posts across 12 meetings): 0.35–0.39 ms of the web process's CPU"
+    " on its database thread and 0.27–0.30 ms of PostgreSQL's; the"
     " event loop's share (the ten deliveries, the ack) is about half the database"
     " thread's in a profile of the server at that step (py-spy, `--gil`).",
     "- **Connects: 15% of the ceiling's rate on the production server (target 30%: not"
@@ -508,11 +508,13 @@ FINDINGS = [
     " statement at every call (the driver binds values on the client): planning was ~90%"
     " of its CPU for the connect path's joins. The connect path's statements are now"
     " prepared once per database connection and pipelined in the same round trips"
-    " (`rooms/sql.py`, `PAUSE_PG_PREPARED`): in process (an ad-hoc script calling"
-    " `selectors.connection_open`), PostgreSQL's CPU per first join"
-    " went from 2.3–3.1 to 0.7–1.0 ms and its wall time from 4.3–5.9 to 2.3–3.1 ms (510"
-    " first joins on a fresh copy of the database, interleaved runs with the setting on and"
-    " off). The web process is now the bound: 4.1 ms of its CPU per connect, ~0.9 of a core"
+    " (`rooms/sql.py`, `PAUSE_PG_PREPARED`). In process (`python -m bench.inproc`: 510"
+    " first joins through `selectors.connection_open` on a fresh copy of a seeded"
+    " database, 3 runs with the setting on and off in turn), PostgreSQL's CPU per first"
+    " join is 1.0–1.1 ms against 2.7–3.2 ms off, per returning socket 0.5–0.6 against"
+    " 2.0–2.3 ms; the wall time of a first join 3.1–3.2 against 5.2–7.2 ms; the web"
+    " process's CPU 2.2–2.3 against 2.3–3.0 ms. The web process is now the bound: 4.1 ms"
+    " of its CPU per connect, ~0.9 of a core"
     " at 212/s. 30% would need ~2 ms per connect in all: the handshake, the routing and"
     " origin check, the session and membership reads, the join's write, the snapshot and"
     " the welcome's encoding, in one Python process.",
@@ -524,8 +526,8 @@ FINDINGS = [
     " step under 4 ms (787/s in the previous session; not rerun). SQLite: 787–897/s.",
     '- **The write path in process** (`bench.micro`, "Snapshot and resume" above): one'
     " `idea.post` costs 1.30 ms of CPU alone in its transaction and 0.50 ms when five share"
-    " one (0.38 ms in the previous session's run; the ad-hoc script above found no"
-    " change from this session's write-path commits within its ±40 µs of noise).",
+    " one (0.38 ms in the previous session's run; an ad-hoc before/after comparison of"
+    " this session's write-path commits found no change within ±40 µs of noise).",
     "- **daphne's `--websocket-max-message-size` also caps what the server sends:** a"
     " `welcome` larger than it never reaches the client. `make run` raises it to 16 MiB; the"
     " consumer refuses incoming frames over 64 KiB itself (`PAUSE_WS_MAX_FRAME_BYTES`).",
@@ -549,7 +551,8 @@ FINDINGS = [
     " `tests/unit/test_sql_prepared.py`. `rooms/services/rows.py`: a batch's `last_seq`"
     " updates in one statement; `rooms/migrations/0003_drop_covered_fk_indexes.py`: three"
     " foreign-key indexes that composite indexes cover, dropped from the hottest insert"
-    " tables. Tests: `tests/unit/test_rows.py`.",
+    " tables. Tests: `tests/unit/test_rows.py`. `bench/inproc.py`: the database work of"
+    " a first join and of grouped posts in process, with PostgreSQL's own CPU.",
     "- Previous session: `rooms/layers.py` (the embedded default's channel layer, without"
     " Channels' per-send sweep, tasks and deep copies); ideas' ids drawn with a batch's"
     " first statements, BEGIN and COMMIT inside its two scripts, psycopg's parse cache for"
