@@ -257,7 +257,7 @@ PAUSE_WS_SEND_QUEUE = env.int("PAUSE_WS_SEND_QUEUE", default=1000)
 PAUSE_WS_WRITE_HIGH_WATER = env.int("PAUSE_WS_WRITE_HIGH_WATER", default=256 * 1024)
 PAUSE_WS_SEND_QUEUE_BYTES = env.int("PAUSE_WS_SEND_QUEUE_BYTES", default=8 * 2**20)
 # Threads (one database connection each) for the sockets' database work on PostgreSQL
-# (rooms/hub.py): connects, snapshots, resumes.
+# (rooms/hub.py): connects, snapshots, resumes and the grouped commands (rooms/writer.py).
 PAUSE_DB_THREADS = env.int("PAUSE_DB_THREADS", default=4)
 # The connect path's statements as prepared statements on PostgreSQL (rooms/sql.py): each
 # planned once per connection. Off for a pooler that cannot keep them (PgBouncer in

@@ -48,9 +48,6 @@ log = logging.getLogger(__name__)
 REORDER_WINDOW = 0.25
 # Presence changes of one meeting within this many seconds make one push (see Throttle).
 PRESENCE_WINDOW = 0.15
-# Threads (each with its own database connection) for the sockets' database work on
-# PostgreSQL; ``PAUSE_DB_THREADS`` overrides it.
-DB_THREADS = 4
 # Seconds a pool connection that answered, with no error since, is trusted without
 # Django's health check (``CONN_HEALTH_CHECKS``: a ``SELECT 1`` before the first query
 # of every call, a tenth of a command's round trips).
@@ -112,7 +109,7 @@ def database_call(fn):
     if _vendor() == "sqlite":
         return database_sync_to_async(fn)
     if _pool is None:
-        threads = int(getattr(settings, "PAUSE_DB_THREADS", DB_THREADS))
+        threads = settings.PAUSE_DB_THREADS  # threads, one database connection each
         _pool = ThreadPoolExecutor(max_workers=threads, thread_name_prefix="pause-db")
     return _PoolCall(fn, thread_sensitive=False, executor=_pool)
 

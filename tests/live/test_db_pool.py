@@ -6,6 +6,7 @@ began with a ``SELECT 1`` on a connection that had answered a millisecond before
 connection that had an error is still checked at once."""
 
 import pytest
+from django.conf import settings
 from django.db import connection
 
 from rooms import hub
@@ -63,7 +64,7 @@ def _break_connection(checks: list) -> int:
 async def test_each_thread_keeps_its_connection_with_conn_max_age_0(max_age):
     max_age(0)
     pids = {await hub.database_call(_backend_pid)() for _ in range(CALLS)}
-    assert len(pids) <= hub.DB_THREADS, f"{len(pids)} connections for {CALLS} calls"
+    assert len(pids) <= settings.PAUSE_DB_THREADS, f"{len(pids)} connections for {CALLS} calls"
 
 
 async def test_connections_are_health_checked_once_in_a_while_not_on_every_call(max_age):
@@ -74,7 +75,7 @@ async def test_connections_are_health_checked_once_in_a_while_not_on_every_call(
         await call(checks)
     # Every call checked before; now each thread's connection is checked at most twice
     # within the second this takes (once new, once when its first check is recorded).
-    assert len(checks) <= 2 * hub.DB_THREADS, f"{len(checks)} checks for {CALLS} calls"
+    assert len(checks) <= 2 * settings.PAUSE_DB_THREADS, f"{len(checks)} checks for {CALLS} calls"
 
     before = await hub.database_call(_break_connection)(checks)  # checked as its call ends
     assert len(checks) == before + 1, "a connection that had an error was not checked"
