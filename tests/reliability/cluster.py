@@ -124,10 +124,12 @@ class RedisServer:
 
 
 class PostgresDatabase:
-    """A database of its own on the shared PostgreSQL server, dropped and created anew."""
+    """A database of its own on the shared PostgreSQL server, dropped and created anew;
+    ``settings``: its defaults for every session (``ALTER DATABASE … SET``)."""
 
-    def __init__(self, name: str) -> None:
+    def __init__(self, name: str, settings: dict[str, str] | None = None) -> None:
         self.name = name
+        self.settings = dict(settings or {})
 
     @property
     def url(self) -> str:
@@ -143,6 +145,8 @@ class PostgresDatabase:
     def create(self) -> None:
         self.drop()
         self._admin(f'CREATE DATABASE "{self.name}"')
+        for key, value in self.settings.items():
+            self._admin(f'ALTER DATABASE "{self.name}" SET {key} = {value}')
 
     def drop(self) -> None:
         self._admin(f'DROP DATABASE IF EXISTS "{self.name}" WITH (FORCE)')
@@ -287,12 +291,13 @@ class Cluster:
         extra_env=None,
         max_message=65536,
         server: str = "daphne",
+        db_settings: dict[str, str] | None = None,
     ) -> None:
         self.max_message = max_message
         self.server = server
         self.tmp = tmp
         self.redis = RedisServer(tmp)
-        self.db = PostgresDatabase(db_name)
+        self.db = PostgresDatabase(db_name, db_settings)
         self.extra_env = dict(extra_env or {})
         self.n_webs = webs
         self.webs: list[Web] = []

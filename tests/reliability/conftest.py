@@ -18,7 +18,13 @@ def cluster_factory(tmp_path):
     started: list[Cluster] = []
 
     def make(
-        *, db_name: str, webs: int = 2, env=None, max_message: int = 65536, server="daphne"
+        *,
+        db_name: str,
+        webs: int = 2,
+        env=None,
+        max_message: int = 65536,
+        server="daphne",
+        db_settings=None,
     ) -> Cluster:
         if not redis_available():
             need_service("redis-server", "install it (apt-get install redis-server)")
@@ -31,6 +37,7 @@ def cluster_factory(tmp_path):
             extra_env=env,
             max_message=max_message,
             server=server,
+            db_settings=db_settings,
         )
         started.append(cluster)
         cluster.start()

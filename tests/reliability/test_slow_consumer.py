@@ -314,6 +314,11 @@ def test_a_client_that_stops_reading_is_closed_and_does_not_slow_the_others(
         env=ENV,
         max_message=16 * 2**20,
         server=server,
+        # Commits do not wait for the disk's flush: this VM's disk has phases of flushes
+        # of 100-200 ms, which landed on base and stalled rounds alike (p95 from 14 to
+        # 220 ms in one run) and swamped what the test compares, the server's fan-out.
+        # What a commit does otherwise is unchanged.
+        db_settings={"synchronous_commit": "off"},
     )
     web = cluster.webs[0]
     clock["cluster"] = time.monotonic()
