@@ -113,6 +113,7 @@ class Load:
         self.recv_by_step: dict[int, int] = {}
         self.hist: dict[int, int] = {}
         self.late = 0
+        self.t0, self.worst = 0, {}
         self.acks: dict[str, int] = {}
         self.ack_hist: dict[int, int] = {}
         self.ack_seq: dict[int, int] = {}  # meeting index → highest acked seq
@@ -178,8 +179,13 @@ class Load:
                 return
             self.recv += 1
             if int(msg[k + 1 : m]) != c.pid:
-                b = bucket((now - int(msg[j + 1 : k])) / 1000)
+                us = (now - int(msg[j + 1 : k])) / 1000
+                b = bucket(us)
                 self.hist[b] = self.hist.get(b, 0) + 1
+                # The worst latency of each tenth of a second: spikes, or a steady queue?
+                w = (now - self.t0) // 100_000_000
+                if us > self.worst.get(w, 0):
+                    self.worst[w] = us
             return
         if msg.startswith('{"type":"ack"'):
             frame = json.loads(msg)
@@ -278,6 +284,7 @@ class Load:
         self.ack_hist = {}
         self.acks = {}
         self.late = 0
+        self.t0, self.worst = time.monotonic_ns(), {}
         errors_before = dict(self.errors)
         cpu0 = self.me.cpu_times()
         t0 = time.perf_counter()
@@ -299,6 +306,7 @@ class Load:
             "unacked": len(self.acks),
             "errors": {k: v for k, v in errors.items() if v},
             "cpu": (cpu1.user + cpu1.system - cpu0.user - cpu0.system) / wall,
+            "worst_ms": {w: round(us / 1000, 1) for w, us in sorted(self.worst.items())},
         }
 
     # ----------------------------------------------------------------- scenario D

@@ -130,6 +130,14 @@ def merge(hists: list[dict]) -> dict:
 # --------------------------------------------------------------------------- fan-out
 
 
+def merge_worst(parts: list[dict]) -> dict[int, float]:
+    out: dict[int, float] = {}
+    for part in parts:
+        for w, ms in part.items():
+            out[int(w)] = max(out.get(int(w), 0), ms)
+    return dict(sorted(out.items()))
+
+
 def ladder(start: float, factor: float, top: float) -> list[float]:
     out, x = [], start
     while x <= top:
@@ -247,6 +255,8 @@ def fanout(
                 "server_cpu": cpu / wall,
                 "cpu_us_per_delivery": cpu / recv * 1e6 if recv else None,
                 "generator_cpu": max(r["cpu"] for r in replies),
+                # Worst latency per tenth of a second of the step (all generators).
+                "worst_ms": merge_worst([r.get("worst_ms", {}) for r in replies]),
                 "load": load_avg(),
                 "pg_commit_max_ms": (
                     PROBE["probe"].worst(w0, w0 + wall) if PROBE["probe"] is not None else None
@@ -545,6 +555,12 @@ def main(argv: list[str] | None = None) -> int:
         help="steps tried between the last rate that passed and the one that failed",
     )
     parser.add_argument("--concurrency", type=int, default=50, help="handshakes in flight")
+    parser.add_argument(
+        "--steps",
+        default="",
+        help="A, B, C: these rates (comma-separated deliveries/s) instead of the ladder,"
+        " e.g. to profile the server at one rate",
+    )
     parser.add_argument("--rooms", type=int, default=100, help="meetings in B, C and D")
     parser.add_argument(
         "--conn-max-age",
@@ -601,6 +617,8 @@ def main(argv: list[str] | None = None) -> int:
     factor = 2.0 if opts.quick else 1.5
     steps_a = ladder(500, factor, 200_000)
     steps_b = ladder(250, factor, 200_000)
+    if opts.steps:
+        steps_a = steps_b = [float(x) for x in opts.steps.split(",")]
     if opts.connect_only:
         steps_a = steps_b = []
     db = redis = None
