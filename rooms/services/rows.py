@@ -26,6 +26,7 @@ import json
 import uuid
 from collections.abc import Iterable, Sequence
 
+from django.conf import settings
 from django.db import connection
 from django.db.models import Model, signals
 from django.db.models.base import ModelState
@@ -438,6 +439,9 @@ _AS_IS = {
     "TextField": str,
     "BooleanField": bool,
 }
+# A DateTimeField's aware datetime (with USE_TZ): prepared for PostgreSQL unchanged.
+_AWARE = object()
+_DATETIME = datetime.datetime
 
 
 @functools.cache
@@ -451,6 +455,8 @@ def _json_plan(model: type[Model], names: tuple[str, ...]) -> tuple:
         kind = (
             _AS_IS.get(target.get_internal_type()) if not f.is_relation or f.many_to_one else None
         )
+        if f.get_internal_type() == "DateTimeField" and settings.USE_TZ:
+            kind = _AWARE
         is_json = f.get_internal_type() == "JSONField"
         if is_json and f.encoder is not None:
             is_json, kind = False, None  # through its encoder (``_json_value``)
@@ -489,6 +495,8 @@ def _insert_json_sql(objs: Sequence[Model], columns: list) -> Statement:
             value = getattr(o, attname)
             if value is None or is_json or (kind is not None and type(value) is kind):
                 row[column] = value  # JSON: the value itself, not the driver's adapter
+            elif kind is _AWARE and type(value) is _DATETIME and value.utcoffset() is not None:
+                row[column] = value.isoformat()  # as PostgreSQL's preparation keeps it
             else:
                 row[column] = field.get_db_prep_save(value, db)
         rows.append(row)
