@@ -12,6 +12,9 @@ to them with one JSON line per command on stdin; each answer is one JSON line on
   the sockets, then waits ``drain`` seconds. Each idea's text carries the step, the send
   time (``time.monotonic_ns``, one clock for every process of the machine) and the
   sender, so every receiver measures send → receive latency without parsing JSON.
+- ``{"cmd": "settle"}`` waits until no frame has arrived for half a second (at most 15 s):
+  ``bench.run`` sends it before each step, so a step never inherits the backlog of the
+  one before (an overloaded step's deliveries still arriving).
 - ``{"cmd": "storm", ...}`` (scenario D) drops every socket at once, keeps posting from
   separate poster sockets, resumes each socket with ``?after=<last seq>`` and checks that
   every socket reaches the meeting's last seq with no gap.
@@ -119,6 +122,7 @@ class Load:
         self.ack_seq: dict[int, int] = {}  # meeting index → highest acked seq
         self.errors: dict[str, int] = {}
         self.n = 0
+        self.frames_seen = 0  # every frame received, of any step
         self.me = psutil.Process()
 
     # ----------------------------------------------------------------- sockets
@@ -155,6 +159,7 @@ class Load:
 
     def handle(self, c: Conn, msg: str) -> None:
         now = time.monotonic_ns()
+        self.frames_seen += 1
         if msg.startswith(EVENT_PREFIX):
             comma = msg.find(",", 22)
             seq = int(msg[22:comma])
@@ -275,6 +280,22 @@ class Load:
                     done += 1
             await asyncio.sleep(0.002)
         return sent
+
+    async def settle(self, msg: dict) -> dict:
+        """Wait until no frame has arrived for ``quiet`` seconds (at most ``cap``): a step
+        that overloaded the server leaves a backlog of deliveries, which the next step
+        must not inherit (it would measure the previous rate's queue, not its own)."""
+        loop = asyncio.get_running_loop()
+        quiet, cap = msg.get("quiet", 0.5), msg.get("cap", 15.0)
+        start = last_change = loop.time()
+        seen = self.frames_seen
+        while loop.time() - start < cap:
+            await asyncio.sleep(0.05)
+            if self.frames_seen != seen:
+                seen, last_change = self.frames_seen, loop.time()
+            elif loop.time() - last_change >= quiet:
+                break
+        return {"waited": loop.time() - start, "quiet": loop.time() - last_change >= quiet}
 
     async def run_step(self, msg: dict) -> dict:
         step, rate, dur = msg["step"], msg["rate"], msg["dur"]
@@ -418,6 +439,8 @@ async def main_async(spec_path: str) -> None:
             if load.posters:
                 result["posters"] = await load.connect_all(list(load.posters.values()), 50)
             reply(result)
+        elif cmd == "settle":
+            reply(await load.settle(msg))
         elif cmd == "step":
             reply(await load.run_step(msg))
         elif cmd == "storm":

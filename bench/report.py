@@ -441,7 +441,9 @@ def write(results: dict, docs: Path) -> None:
     out += [
         "## Every step",
         "",
-        "A step offers a rate for the step's duration, then waits for stragglers; ✗ marks a"
+        "A step starts once no frame has arrived for half a second (at most 15 s: a step"
+        " that overloaded the server does not hand its backlog to the next), offers a rate"
+        " for the step's duration, then waits for stragglers; ✗ marks a"
         " step that failed (p99 ≥ 100 ms, a lost delivery, an error, or under 90 % of the"
         " offered posts sent). After the first failure one more step is tried, halfway"
         " (geometrically) between the last rate that passed and the failed one"
