@@ -475,102 +475,102 @@ def write(results: dict, docs: Path) -> None:
 FINDINGS = [
     "## What the figures say",
     "",
-    "- **The disk was steady in this run:** one-row commits took 0.2 ms (p99 0.3 ms over"
-    " 1,000 in a row at the start), and the slowest commit of a step was 51 ms (C on sansio"
-    " at 9,611/s, a step that failed at p99 265 ms on its own load), every other under"
-    " 30 ms."
-    " The previous session's runs had stalls of 90 ms to 1.1 s that ended several ladders"
-    " at low load (`bench.run.CommitProbe` records the slowest commit of every step).",
+    "- **This session ran on another machine type** (2 vCPUs, AMD EPYC; earlier sessions:"
+    " Intel Xeon). The ceilings moved with it (B's from 39,690 to 72,937/s, its connects"
+    " from 1,449 to ~2,400/s): compare ratios across sessions, not rates.",
     "- **The production server is uvicorn with websockets' sans-I/O implementation and"
     " compression declined** (`docker-compose.yml`): the lightest per socket (1.9× the"
-    " ceiling's memory in B; legacy uvicorn 2.5×, daphne 2.2×), the cheapest per delivery"
-    " in A and B, the most connects per second and the fastest in D. Browsers offer"
-    " permessage-deflate and uvicorn accepted it by default: each browser socket then held"
-    " a compressor, ~135 KB on the legacy implementation; the load generator offers it as a"
-    " browser does.",
-    "- **A on the production server: 28,800 deliveries/s, 67% of this run's ceiling**"
-    " (43,150/s; 28,767/s and 54% in the previous session).",
-    "- **B: 20% of the ceiling on the production server (target 25%: not met).** Its"
-    " ladder passed 6,407/s, failed 9,611/s at p99 119 ms and passed the refining step at"
-    " 7,843/s. The previous session's run passed 9,607/s (24%). In this session's ad-hoc B"
-    " runs without the ceiling (`--scenarios B --servers uvicorn-sansio --no-ceiling`,"
-    " some under a profiler), the 9,611/s step failed at p99 102–212 ms and passed once at"
-    " 93 ms: that step is the edge. There the machine is 60–70% busy and the web"
-    " process ~0.6 of a core (sampled from `/proc` every 2 s), so the bound is latency in"
-    " the write pipeline rather than one saturated core: a batch of a dozen posts takes"
-    " ~20 ms on its database thread (two round trips, ~6 ms of its CPU, PostgreSQL's work"
-    " and commit; timed in an instrumented ad-hoc run), with at most two batches in"
-    " flight. Per post, in process (`python -m bench.inproc`, 3 runs: `run_calls` with"
-    " batches of 12 posts across 12 meetings): 0.35–0.39 ms of the web process's CPU"
-    " on its database thread and 0.27–0.30 ms of PostgreSQL's; the"
-    " event loop's share (the ten deliveries, the ack) is about half the database"
-    " thread's in a profile of the server at that step (py-spy, `--gil`).",
-    "- **Connects: 15% of the ceiling's rate on the production server (target 30%: not"
-    " met; 9% in the previous session).** 212 against 1,449 connects/s (185/s before); the"
-    " ceiling's own rate moved from 1,972 to 1,449/s between runs. PostgreSQL planned every"
-    " statement at every call (the driver binds values on the client): planning was ~90%"
-    " of its CPU for the connect path's joins. The connect path's statements are now"
-    " prepared once per database connection and pipelined in the same round trips"
-    " (`rooms/sql.py`, `PAUSE_PG_PREPARED`). In process (`python -m bench.inproc`: 510"
-    " first joins through `selectors.connection_open` on a fresh copy of a seeded"
-    " database, 3 runs with the setting on and off in turn), PostgreSQL's CPU per first"
-    " join is 1.0–1.1 ms against 2.7–3.2 ms off, per returning socket 0.5–0.6 against"
-    " 2.0–2.3 ms; the wall time of a first join 3.1–3.2 against 5.2–7.2 ms; the web"
-    " process's CPU 2.2–2.3 against 2.3–3.0 ms. The web process is now the bound: 4.1 ms"
-    " of its CPU per connect, ~0.9 of a core"
-    " at 212/s. 30% would need ~2 ms per connect in all: the handshake, the routing and"
-    " origin check, the session and membership reads, the join's write, the snapshot and"
-    " the welcome's encoding, in one Python process.",
-    "- **C (two processes over Redis): 44% of its ceiling on the production server**"
-    " (6,403/s; legacy uvicorn 36%, daphne 16%).",
-    "- **Writes:** 1,024 and 1,023 acknowledged posts/s on PostgreSQL for sansio and legacy"
-    " uvicorn (target 500, met; 691/s in the previous session's sansio run). Daphne's"
-    " ladder ended at 23 posts/s: one ack of 128 ms at 26 posts/s with every commit of the"
-    " step under 4 ms (787/s in the previous session; not rerun). SQLite: 787–897/s.",
+    " ceiling's memory in B; legacy uvicorn 2.5×, daphne 2.2×), the most connects per second"
+    " and the fastest in D. Browsers offer permessage-deflate and uvicorn accepted it by"
+    " default: each browser socket then held a compressor, ~135 KB on the legacy"
+    " implementation; the load generator offers it as a browser does.",
+    "- **B: 30% of the ceiling on the production server (target 25%: met in this run).**"
+    " Its ladder passed 21,624/s at p99 54 ms, failed 32,437/s and the refining step at"
+    " 26,484/s by 2.5 ms (p99 102.5 ms). The session's first full run (same code but the"
+    " report's pick, commit `febf21b`) failed that 21,624/s step at p99 128 ms on two spikes"
+    " of ~130 ms, a second apart, and passed 17,656/s: 24% of its 72,937/s ceiling. Ad-hoc B"
+    " runs with the ceiling (`--scenarios B --servers uvicorn-sansio`) on this code passed"
+    " 26,484/s twice (p99 78 and 74 ms: 30% of ceilings of 89,357 and 89,327/s). So B is"
+    " met, with 21,624/s sometimes failing on the noise of this machine. Before this"
+    " session's changes, the same ad-hoc run gave 24% (21,624/s at p99 53 ms, 26,484/s"
+    " failing at 142 ms; ceiling 89,384/s).",
+    "- **What moved B:** the database threads' Python was half of the process's GIL demand"
+    " at B's edge: per idea post, the driver quoted ~23 values (idea, event, receipt) and"
+    " the ORM set every field of six model instances through its descriptor. An insert's"
+    " rows now go as one JSON value (`json_to_recordset`) and the rows read become instances"
+    " without `Model.__init__`; per post, in process (`python -m bench.inproc`, batches of"
+    " 12 posts across 12 meetings): 0.12–0.13 ms of the web process's CPU in three runs"
+    " (0.16 ms at the session's start) and 0.14–0.15 ms of PostgreSQL's (0.125 ms before:"
+    " parsing the JSON costs the server a little). Then the event loop: uvicorn's `send`"
+    " encoded the same text and websockets built the same frame again for every socket; each"
+    " view's frame is now built once and written to each transport"
+    " (`rooms.consumers.EncodedFrame`, `_write_direct`; sockets that negotiated compression"
+    " still go through `send`). In B-only runs at 26,484/s: p99 86–90 ms before, 53–61 ms"
+    " after, CPU per delivery 32 → 30 µs.",
+    "- **What bounds B now:** at 21,624/s the web process's threads use ~0.45 (event loop)"
+    " and ~0.4 (database threads) of a core, PostgreSQL ~0.35 and the generator ~0.3: the"
+    " two cores were ~75% busy (before the frame change). A batch of posts spends ~4× its"
+    " CPU in wall time (waiting for PostgreSQL, for a core, for the GIL), and the socket"
+    " writes hold the GIL: uvloop writes without releasing it, 43% of the event loop's"
+    " samples at that rate (py-spy `--gil`).",
+    "- **Connects: 21% of the ceiling's rate on the production server (target 30%: not"
+    " met).** 503 against 2,436 connects/s (14% in the first run: 332/s, on a slower phase"
+    " of the machine; 15% in the previous session). Per connect, the web process spends"
+    " ~1.7–2.0 ms of CPU, two thirds of it on its database threads (sampled per thread from"
+    " `/proc` while 3,000 sockets connect: event loop 0.31, database threads 0.62,"
+    " PostgreSQL 0.36 of a core at ~460/s). A first join makes five round trips (session,"
+    " member, the join's two, the snapshot). 30% needs ~730/s: with the load generator's"
+    " share, about 1 ms of web CPU per connect, half of today's.",
+    "- **A on the production server: 52,917 deliveries/s, 44% of this run's ceiling"
+    " (118,950/s); 64,817/s and 54% in the session's first run.**",
+    "- **C (two processes over Redis): 67% of its ceiling on the production server (21,620"
+    " against 32,427/s; legacy uvicorn 54%, daphne 36%).**",
+    "- **D:** every server's 1,000 sockets back and converged in 2.5–3.1 s, with no gap"
+    " (target 10 s).",
+    "- **Writes:** 2,248, 2,247 and 1,730 acknowledged posts/s on PostgreSQL for sansio,"
+    " legacy uvicorn and daphne (target 500, met; 1,024/s in the previous session); SQLite"
+    " 1,971–2,248/s.",
     '- **The write path in process** (`bench.micro`, "Snapshot and resume" above): one'
-    " `idea.post` costs 1.30 ms of CPU alone in its transaction and 0.50 ms when five share"
-    " one (0.38 ms in the previous session's run; an ad-hoc before/after comparison of"
-    " this session's write-path commits found no change within ±40 µs of noise).",
+    " `idea.post` costs 0.63 ms of CPU alone in its transaction and 0.18 ms each when five"
+    " share one (1.30 and 0.50 ms in the previous session's run, on the other machine).",
     "- **daphne's `--websocket-max-message-size` also caps what the server sends:** a"
     " `welcome` larger than it never reaches the client. `make run` raises it to 16 MiB; the"
     " consumer refuses incoming frames over 64 KiB itself (`PAUSE_WS_MAX_FRAME_BYTES`).",
-    "- **Tried and left out** (ad-hoc runs, not committed): the write path's statements"
-    " prepared too, with arrays (`= ANY`, `unnest`) so that a batch of any size has one"
-    " shape each: PostgreSQL's CPU per post went from ~0.30 to 0.21–0.28 ms but psycopg's"
-    " pipeline and array dumping raised the web process's from ~0.40 to ~0.61 ms;"
-    " `PREPARE`/`EXECUTE` inside the existing one-query scripts instead of psycopg's"
-    " pipeline: worse than the pipeline in three interleaved runs (per first join, web"
-    " process 1.66 against 1.55 ms, PostgreSQL 0.84 against 0.65 ms); 8 and 16 database"
-    " threads (`PAUSE_DB_THREADS`): 1,000 connects in 5.2 and 5.0 s instead of 5.5 s;"
-    " again a lower interpreter switch interval (1 and 0.2 ms) and four write batches at"
-    " once: B's ladder ended at the same step. Earlier sessions: writing frames straight to"
-    " the connection, a plain-SQL board build.",
+    "- **Tried and left out** (ad-hoc runs, not committed): uvicorn on asyncio's own event"
+    " loop instead of uvloop (its socket writes release the GIL): B's ladder ended at the"
+    " same step, with more CPU per delivery; a 1 ms interpreter switch interval: no"
+    " difference in two interleaved pairs; 1, 2 and 4 database threads for connects (3,000"
+    " sockets): 7.5 s with one, 5.7–6.3 s with two or four. Python's collector is not B's"
+    " spikes: no generation-2 collection and no pause over 11 ms in a 30 s run at"
+    " 14,416–26,484/s. Earlier sessions: the write path's statements prepared with arrays"
+    " (more CPU in the driver than PostgreSQL saved), `PREPARE`/`EXECUTE` inside the"
+    " scripts, 8 and 16 database threads, four write batches at once.",
     "",
     "## Changes made for these figures",
     "",
-    "- This session: `rooms/sql.py` (`script(..., prepared=True)`): the connect path's"
-    " statements (session, member, first join, snapshot, board, resume) prepared once per"
-    " connection on PostgreSQL and sent in one pipeline per round trip. Test:"
-    " `tests/unit/test_sql_prepared.py`. `rooms/services/rows.py`: a batch's `last_seq`"
-    " updates in one statement; `rooms/migrations/0003_drop_covered_fk_indexes.py`: three"
-    " foreign-key indexes that composite indexes cover, dropped from the hottest insert"
-    " tables. Tests: `tests/unit/test_rows.py`. `bench/inproc.py`: the database work of"
-    " a first join and of grouped posts in process, with PostgreSQL's own CPU.",
-    "- Previous session: `rooms/layers.py` (the embedded default's channel layer, without"
-    " Channels' per-send sweep, tasks and deep copies); ideas' ids drawn with a batch's"
-    " first statements, BEGIN and COMMIT inside its two scripts, psycopg's parse cache for"
-    " long statements (`rooms/apps.py`); the writer sends each reply itself; a presence"
-    " heartbeat that changes nothing sends nothing; one database call per connect; the"
-    " commit probe. Tests: `tests/unit/test_layers.py`, `tests/unit/test_rows.py`,"
-    " `tests/unit/test_group_commit.py`, `tests/live/test_idle_socket.py`,"
-    " `tests/live/test_live_sessions.py`, `tests/live/test_connect_path.py`,"
-    " `tests/unit/test_snapshot_cache.py`.",
-    "- Earlier sessions: group commit (`rooms/writer.py`); the database threads'"
-    " connections (`rooms/hub.py`); `tune_gc` (`pause/asgi.py`: with Python's thresholds a"
-    " full collection paused a process holding 1,000 sockets for 70–380 ms); the send fast"
-    " path and lean idle sockets (`rooms/consumers.py`); one channel-layer message per"
-    " process per event and one render per view (`tests/live/test_fanout_budget.py` counts"
-    " it); `docker-compose.yml`'s uvicorn flags; `bench/memtrace.py`.",
+    "- This session: `rooms/services/rows.py`: on PostgreSQL an insert's rows go as one"
+    " JSON value (`json_to_recordset`, the fields' own column types), values that need no"
+    " preparation go as they are, and the rows a batch reads become instances without"
+    " `Model.__init__` while no `pre_init`/`post_init` listener exists; `rooms/sql.py`: a"
+    " statement's rows are detected from its result's status, not by building its column"
+    " descriptions. Tests: `tests/unit/test_rows.py`. `rooms/consumers.py`: under uvicorn's"
+    " sans-I/O protocol each view's frame is built once and written to each transport."
+    " Tests: `tests/live/test_direct_frames.py` (a real uvicorn and real clients in the"
+    " test's process). `bench/`: `--steps`, each step's worst latency per tenth of a second,"
+    " and each step starting from a quiet server (`settle`); the production pick sums A, B"
+    " and C.",
+    "- Previous session: `rooms/sql.py` (`script(..., prepared=True)`): the connect path's"
+    " statements prepared once per connection on PostgreSQL and pipelined; a batch's"
+    " `last_seq` updates in one statement; three covered foreign-key indexes dropped"
+    " (`rooms/migrations/0003_drop_covered_fk_indexes.py`); `bench/inproc.py`.",
+    "- Earlier sessions: `rooms/layers.py` (the embedded default's channel layer); ideas'"
+    " ids drawn with a batch's first statements, BEGIN and COMMIT inside its two scripts;"
+    " the writer sends each reply itself; one database call per connect; group commit"
+    " (`rooms/writer.py`); the database threads' connections (`rooms/hub.py`); `tune_gc`"
+    " (`pause/asgi.py`); the send fast path and lean idle sockets (`rooms/consumers.py`);"
+    " one channel-layer message per process per event and one render per view"
+    " (`tests/live/test_fanout_budget.py` counts it); `docker-compose.yml`'s uvicorn flags;"
+    " `bench/memtrace.py`.",
     "",
 ]
 
