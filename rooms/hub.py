@@ -5,8 +5,9 @@ group once, through one channel of its own, while it has sockets in that meeting
 event arrives once per process; it is rendered and JSON-encoded once per distinct view
 (``rooms.wire.view_key``: its author, the facilitators, everyone else) and written to the
 local sockets directly; under uvicorn's sans-I/O protocol the WebSocket frame itself is
-built once per view too (``rooms.consumers.EncodedFrame``). The event log stays the source of truth: a socket that misses
-an event (layer overflow, restart) sees a gap in ``seq`` and reads it from the database.
+built once per view too (``rooms.consumers.EncodedFrame``). The event log stays the source
+of truth: a socket that misses an event (layer overflow, restart) sees a gap in ``seq``
+and reads it from the database.
 
 Events of one meeting can reach a process out of order (two processes, or two database
 threads, publish right after their commits), so the hub holds an event that comes early
