@@ -507,7 +507,9 @@ FINDINGS = [
     " (`rooms.consumers.EncodedFrame`, `_write_direct`; sockets that negotiated compression"
     " still go through `send`). In B-only runs at 26,484/s: p99 86–90 ms before, 53–61 ms"
     " after, CPU per delivery 32 → 30 µs.",
-    "- **What bounds B now:** at 21,624/s the web process's threads use ~0.45 (event loop)"
+    "- **What bounds B now** (ad-hoc measurements, not in `bench/`: a sampler of"
+    " `/proc/<pid>/task`, a timer around the writer's batches, py-spy):"
+    " at 21,624/s the web process's threads use ~0.45 (event loop)"
     " and ~0.4 (database threads) of a core, PostgreSQL ~0.35 and the generator ~0.3: the"
     " two cores were ~75% busy (before the frame change). A batch of posts spends ~4× its"
     " CPU in wall time (waiting for PostgreSQL, for a core, for the GIL), and the socket"
@@ -516,8 +518,9 @@ FINDINGS = [
     "- **Connects: 21% of the ceiling's rate on the production server (target 30%: not"
     " met).** 503 against 2,436 connects/s (14% in the first run: 332/s, on a slower phase"
     " of the machine; 15% in the previous session). Per connect, the web process spends"
-    " ~1.7–2.0 ms of CPU, two thirds of it on its database threads (sampled per thread from"
-    " `/proc` while 3,000 sockets connect: event loop 0.31, database threads 0.62,"
+    " ~1.7–2.0 ms of CPU, two thirds of it on its database threads (sampled ad hoc per"
+    " thread from `/proc/<pid>/task`, not in `bench/`, while 3,000 sockets connect"
+    " (`--connect-only --rooms 300`): event loop 0.31, database threads 0.62,"
     " PostgreSQL 0.36 of a core at ~460/s). A first join makes five round trips (session,"
     " member, the join's two, the snapshot). 30% needs ~730/s: with the load generator's"
     " share, about 1 ms of web CPU per connect, half of today's.",

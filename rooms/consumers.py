@@ -476,14 +476,9 @@ class MeetingConsumer(AsyncWebsocketConsumer):
         if not self.welcomed:
             await self._send_now(text)
             return
-        if not self.writing and not self.outbox:
-            backlog = getattr(self, "backlog", None)
-            if backlog is not None and backlog(len(text)) <= self.high_water:
-                # Fast path: nothing queued and the client keeps up (daphne's send never
-                # waits, uvicorn's does not while under its high water), so write now
-                # instead of starting a writer task for one frame.
-                await self._send_now(text)
-                return
+        if self._writes_now(len(text)):
+            await self._send_now(text)
+            return
         size = sys.getsizeof(text)
         queued = getattr(self, "queued_bytes", 0)
         frames = len(self.outbox) if self.outbox is not None else 0
@@ -505,6 +500,15 @@ class MeetingConsumer(AsyncWebsocketConsumer):
         self.outbox.append(item)
         if self.writer is None:
             self.writer = asyncio.get_running_loop().create_task(self._write())
+
+    def _writes_now(self, size: int) -> bool:
+        """Whether a frame of ``size`` characters may be written at once (the fast path):
+        nothing is queued and the client keeps up (daphne's send never waits, uvicorn's
+        does not while under its high water), so no writer task is started for it."""
+        if self.writing or self.outbox:
+            return False
+        backlog = getattr(self, "backlog", None)
+        return backlog is not None and backlog(size) <= self.high_water
 
     async def _send_now(self, text: str) -> bool:
         """Hand one frame to the server; on failure say so and close the socket."""
@@ -619,10 +623,7 @@ class MeetingConsumer(AsyncWebsocketConsumer):
             direct is not None
             and self.welcomed
             and not self.closed
-            and not self.writing
-            and not self.outbox
-            and self.backlog is not None
-            and self.backlog(len(frame.text)) <= self.high_water
+            and self._writes_now(len(frame.text))
             and _write_direct(direct, frame.wire)
         ):
             await self.send_text(frame.text)

@@ -78,10 +78,11 @@ _TUPLES_OK = 2  # psycopg.pq.ExecStatus.TUPLES_OK
 
 
 def _returns_rows(cursor) -> bool:
-    """Whether the cursor's current statement returned rows: on PostgreSQL its result's
-    status, not ``description`` (which builds a column object per column, a tenth of the
-    connect path's CPU)."""
-    result = getattr(cursor.cursor, "pgresult", None)  # psycopg's, under Django's wrapper
+    """Whether the cursor's current statement returned rows (a Django cursor, or
+    psycopg's): on PostgreSQL its result's status, not ``description`` (which builds a
+    column object per column, a tenth of the connect path's CPU)."""
+    raw = getattr(cursor, "cursor", cursor)  # psycopg's, under Django's wrapper
+    result = getattr(raw, "pgresult", None)
     if result is not None:
         return result.status == _TUPLES_OK
     return cursor.description is not None
@@ -129,9 +130,7 @@ def _pipelined(todo: Sequence[Statement]) -> list:
                     cursor = psycopg.Cursor(raw)
                     cursor.execute(text, params or None, prepare=not text.startswith(_UNPREPARED))
                     cursors.append(cursor)
-        # The result's status, not ``description`` (which builds a column object per
-        # column, a tenth of the connect path's CPU).
-        out = [c.fetchall() if c.pgresult.status == _TUPLES_OK else None for c in cursors]
+        out = [c.fetchall() if _returns_rows(c) else None for c in cursors]
     if db.queries_logged:
         db.queries_log.append(
             {
