@@ -12,6 +12,9 @@ child process pointed at the copy:
 - ``connect``: ``selectors.connection_open`` for 510 members' first joins (sessions of
   60 rooms × 10 members; 30 more first, to warm up), then for the same members again
   (returning sockets), each with ``PAUSE_PG_PREPARED`` on and off, interleaved;
+- ``connect_batch``: ``selectors.connection_open_many`` for the same members, the nine
+  of each meeting in one batch (``rooms.opener``'s batches when a meeting's members
+  connect together), first joins then returning (per connect; 27 first, to warm up);
 - ``posts``: ``run_calls`` with batches of 12 ``idea.post`` across 12 meetings (20 rooms ×
   5 members, all joined), as the writer groups them under load.
 
@@ -73,9 +76,10 @@ def _templates() -> dict[str, Path]:
 
 def _run(what: str, seed: Path, **env: str) -> dict:
     """One measure in a child process, on a fresh copy of ``what``'s template."""
+    template = TEMPLATES["connect" if what == "connect_batch" else what]
     _sql(
         f'DROP DATABASE IF EXISTS "{COPY}" WITH (FORCE)',
-        f'CREATE DATABASE "{COPY}" TEMPLATE "{TEMPLATES[what]}"',
+        f'CREATE DATABASE "{COPY}" TEMPLATE "{template}"',
     )
     out = subprocess.run(
         [sys.executable, "-m", "bench.inproc", "child", what, str(seed)],
@@ -119,27 +123,45 @@ def _child(what: str, seed_file: str) -> dict:
         }
 
     seed = json.loads(Path(seed_file).read_text())
-    if what == "connect":
+    if what in ("connect", "connect_batch"):
         from rooms import selectors
         from rooms.hub import encode
 
         jobs = [
-            (room["meetings"][0]["meeting_id"], member["cookie"].split("=", 1)[1])
+            {
+                "meeting_id": room["meetings"][0]["meeting_id"],
+                "session_key": member["cookie"].split("=", 1)[1],
+            }
             for room in seed["rooms"]
             for member in room["members"][1:]  # the host joined when the meeting started
         ]
 
         def connect(job) -> None:
-            meeting_id, key = job
-            _p, _v, frames, _seq = selectors.connection_open(
-                meeting_id=meeting_id, session_key=key, into=[]
-            )
+            _p, _v, frames, _seq = selectors.connection_open(**job, into=[])
             for frame in frames:
                 encode(frame)
 
-        warm, rest = jobs[:30], jobs[30:]
-        timed(connect, warm)
-        return {"first_join": timed(connect, rest), "returning": timed(connect, rest)}
+        if what == "connect":
+            warm, rest = jobs[:30], jobs[30:]
+            timed(connect, warm)
+            return {"first_join": timed(connect, rest), "returning": timed(connect, rest)}
+
+        def batch(jobs) -> None:
+            for answer in selectors.connection_open_many(jobs, into=[]):
+                for frame in answer[2]:
+                    encode(frame)
+
+        # The nine members of a meeting connecting together (``rooms.opener``'s batches
+        # under load), one meeting after the other.
+        groups = [jobs[k : k + 9] for k in range(0, len(jobs), 9)]
+        warm, rest = groups[:3], groups[3:]
+        timed(batch, warm)
+        n = sum(len(g) for g in rest)
+        per = {}
+        for name in ("first_join_batch_9", "returning_batch_9"):
+            figures = timed(batch, rest)
+            per[name] = {"n": n, **{k: v * len(rest) / n for k, v in figures.items() if k != "n"}}
+        return per
     import uuid
 
     from rooms.models import Participant
@@ -195,6 +217,10 @@ def main(argv: list[str] | None = None) -> int:
                 for name, figures in found.items():
                     rows.append({"run": run, "measure": name, "prepared": prepared, **figures})
                     print(json.dumps(rows[-1]), flush=True)
+            found = _run("connect_batch", seeds["connect"])
+            for name, figures in found.items():
+                rows.append({"run": run, "measure": name, "prepared": "true", **figures})
+                print(json.dumps(rows[-1]), flush=True)
             found = _run("posts", seeds["posts"])
             for name, figures in found.items():
                 rows.append({"run": run, "measure": name, "prepared": "-", **figures})

@@ -30,12 +30,11 @@ from pydantic import ValidationError
 from websockets.protocol import State
 from websockets.server import ServerProtocol
 
-from rooms import hub as hub_module
 from rooms import selectors, wire, writer
-from rooms.broadcast import publish_events_async
 from rooms.errors import DomainError
 from rooms.guests import guest_key_for
 from rooms.hub import database_call, encode, hub
+from rooms.opener import opener
 from rooms.presence import Entry, presence_backend
 from rooms.protocol import Sync, client_frame_adapter
 
@@ -232,21 +231,6 @@ def _language(scope) -> str:
 
 _NO_SCOPE: MappingProxyType = MappingProxyType({})
 
-_calls: dict = {}
-
-
-def _call(fn):
-    """``database_call(fn)``, made once per database pool (``hub.stop`` ends the pool):
-    building the awaitable (asgiref's ``SyncToAsync``, with its ``inspect`` checks) was a
-    tenth of a connect's work on the event loop."""
-    call = _calls.get((fn, database_call, hub_module._pool))
-    if call is None:
-        call = database_call(fn)  # may start the pool
-        if len(_calls) > 8:
-            _calls.clear()
-        _calls[(fn, database_call, hub_module._pool)] = call
-    return call
-
 
 class MeetingConsumer(AsyncWebsocketConsumer):
     # No channel per socket: the hub subscribes once per process (rooms/hub.py).
@@ -369,17 +353,16 @@ class MeetingConsumer(AsyncWebsocketConsumer):
         # a first join and reads the welcome (one thread hop); a refused socket leaves.
         await hub.join(self.meeting_id, self)
         self.joined = True
-        joined: list = []  # a first join's event, published from here (no thread hop)
         try:
             # The session (pause/asgi.py only parses the cookies), the user, the
-            # participant, its role and the meeting; then the first frames.
-            participant, self.viewer, frames, seq = await _call(selectors.connection_open)(
+            # participant, its role and the meeting; then the first frames. With the
+            # connects of the same moment (``rooms.opener``), which publishes the join.
+            participant, self.viewer, frames, seq = await opener.open(
                 meeting_id=self.meeting_id,
                 user=self.scope.get("user"),
                 guest_key=guest_key,
                 session_key=self.scope.get("session_key"),
                 after=after,
-                into=joined,
             )
         except DomainError as e:
             # Refused before accept: the handshake fails with 403.
@@ -389,9 +372,6 @@ class MeetingConsumer(AsyncWebsocketConsumer):
         except BaseException:
             await self._leave()
             raise
-        finally:
-            for meeting_id, events in joined:
-                await publish_events_async(meeting_id, events)
         user = participant.user if participant.user_id is not None else None
         self.lang = (user.language if user is not None else None) or _language(self.scope)
         self.user_id = participant.user_id

@@ -50,6 +50,124 @@ def connection_open(
     return participant, viewer, frames, seq
 
 
+def connection_open_many(jobs: list[dict], *, into: list | None = None) -> list:
+    """``connection_open(**job, into=into)`` for each of ``jobs``, for the connects of a
+    busy moment: each job's answer, or the exception it raised (a ``DomainError`` for a
+    refused socket).
+
+    On PostgreSQL with the database session engine, the jobs that come with a session
+    cookie share their statements: their sessions in one statement, their users,
+    participants, roles and meetings in one, the first joins among them in one
+    transaction (``services.participants_join``), and their snapshots' reads in one
+    transaction: four or five round trips for the batch instead of about five per socket,
+    and one transaction's commit for all its joins. A job the shared path does not fully
+    settle (no valid session, not a member, removed, a guest, a meeting gone, a resume, a
+    board not cached, or any error on the way) runs ``connection_open`` alone, which
+    answers it exactly as it would have without the batch."""
+    from rooms.socket_auth import batched_sessions, login_holds, session_logins
+
+    out: list = [None] * len(jobs)
+    shared = [
+        i
+        for i, job in enumerate(jobs)
+        if job.get("session_key") and not _authenticated(job.get("user"))
+    ]
+    if len(shared) < 2 or not batched_sessions():
+        shared = []
+    settled: dict[int, tuple] = {}
+    if shared:
+        try:
+            answers = _open_shared([jobs[i] for i in shared], into, session_logins, login_holds)
+            settled = {shared[k]: answer for k, answer in answers.items()}
+        except Exception:
+            log.exception("a batch of %d connects failed; opening them one by one", len(shared))
+    for i, job in enumerate(jobs):
+        found = settled.get(i)
+        try:
+            out[i] = found if found is not None else connection_open(**job, into=into)
+        except Exception as e:
+            out[i] = e
+    return out
+
+
+def _copy(p: Participant) -> Participant:
+    """Another instance of the participant row ``p`` (a socket keeps its own)."""
+    names = ["id", "meeting_id", "user_id", "display_name", "muted", "removed"]
+    return Participant.from_db(connection.alias, names, [getattr(p, n) for n in names])
+
+
+def _authenticated(user) -> bool:
+    return user is not None and user.is_authenticated
+
+
+def _open_shared(
+    jobs: list[dict], into: list | None, session_logins, login_holds
+) -> dict[int, tuple]:
+    """The answers of the ``jobs`` the shared path settles, by index (see
+    ``connection_open_many``)."""
+    logins = session_logins([job["session_key"] for job in jobs])
+    wanted = [
+        (i, job["meeting_id"], login)
+        for i, job in enumerate(jobs)
+        if (login := logins[job["session_key"]]) is not None
+    ]
+    members = _session_members([(meeting_id, login[1]) for _i, meeting_id, login in wanted])
+    found: dict[int, list] = {}  # index → [participant, viewer]
+    joins: list = []
+    for (i, _meeting_id, login), member in zip(wanted, members, strict=True):
+        if member is None or not login_holds(login, member[0]):
+            continue
+        user, participant, access = member
+        if access is None or access[2] is None:
+            continue  # not a member: ``connection_open`` says so
+        if participant is None:
+            joins.append((i, access[0], user, access[2]))
+        elif not participant.removed:
+            found[i] = [participant, wire.Viewer(participant.pk, access[2], user.pk)]
+    if joins:
+        joined = services.participants_join(
+            [(meeting, user, role) for _i, meeting, user, role in joins],
+            into=into,
+        )
+        handed: set[int] = set()
+        for i, meeting, user, role in joins:
+            participant = joined.get((meeting.pk, user.pk))
+            if participant is None or participant.removed:
+                continue  # the meeting is gone, or a removed participant appeared
+            if participant.pk in handed:  # the same member's other tab: its own instance
+                participant = _copy(participant)
+            handed.add(participant.pk)
+            participant.user = user
+            participant.meeting = meeting
+            found[i] = [participant, wire.Viewer(participant.pk, role, user.pk)]
+    settled: dict[int, tuple] = {}
+    snapshots = wire.snapshots_for(
+        [
+            (jobs[i]["meeting_id"], viewer, participant.__dict__.get("first_join", False))
+            for i, (participant, viewer) in found.items()
+        ]
+    )
+    for (i, (participant, viewer)), snapshot in zip(found.items(), snapshots, strict=True):
+        fresh = participant.__dict__.pop("first_join", False)
+        job = jobs[i]
+        try:
+            if job.get("after") is None and snapshot is not None:
+                frames, seq = _welcome(participant, viewer, *snapshot)
+            else:
+                frames, seq = stream_open(
+                    meeting_id=job["meeting_id"],
+                    participant=participant,
+                    viewer=viewer,
+                    after=job.get("after"),
+                    fresh=fresh,
+                )
+        except Exception:
+            log.exception("stream_open failed")
+            frames, seq = None, 0
+        settled[i] = (participant, viewer, frames, seq)
+    return settled
+
+
 def connection_authorize(
     *,
     meeting_id: int,
@@ -175,23 +293,71 @@ def _guest(meeting_id: int, guest_key) -> tuple[Participant, wire.Viewer]:
 _USER_FIELDS = ("id", "password", "is_active", "language", "display_name", "email")
 
 
-@functools.cache
-def _session_member_sql() -> str:
+def _member_parts() -> tuple[str, str]:
+    """The columns and the joins after the user's table (aliased ``u``) of the member
+    reads: the meeting's is compared with a placeholder, ``{meeting}``."""
     qn = connection.ops.quote_name
     u, p, mt, r, ms = (m._meta for m in (get_user_model(), Participant, Meeting, Room, Membership))
     user_columns = ", ".join(f"u.{qn(u.get_field(n).column)}" for n in _USER_FIELDS)
-    return (
-        f"SELECT {user_columns}, mt.{qn('room_id')}, r.{qn('allow_guests')}, ms.{qn('role')},"  # noqa: S608
+    columns = (
+        f"{user_columns}, mt.{qn('room_id')}, r.{qn('allow_guests')}, ms.{qn('role')},"
         f" p.{qn('id')}, p.{qn('display_name')}, p.{qn('muted')}, p.{qn('removed')}"
-        f" FROM {qn(u.db_table)} u"
-        f" LEFT JOIN {qn(mt.db_table)} mt ON mt.{qn('id')} = %s"
+    )
+    joins = (
+        f" LEFT JOIN {qn(mt.db_table)} mt ON mt.{qn('id')} = {{meeting}}"
         f" LEFT JOIN {qn(r.db_table)} r ON r.{qn('id')} = mt.{qn('room_id')}"
         f" LEFT JOIN {qn(ms.db_table)} ms ON ms.{qn('room_id')} = mt.{qn('room_id')}"
         f" AND ms.{qn('user_id')} = u.{qn('id')}"
         f" LEFT JOIN {qn(p.db_table)} p ON p.{qn('meeting_id')} = mt.{qn('id')}"
         f" AND p.{qn('user_id')} = u.{qn('id')}"
-        f" WHERE u.{qn('id')} = %s"
     )
+    return columns, joins
+
+
+@functools.cache
+def _session_member_sql() -> str:
+    qn = connection.ops.quote_name
+    columns, joins = _member_parts()
+    return (
+        f"SELECT {columns} FROM {qn(get_user_model()._meta.db_table)} u"  # noqa: S608
+        f"{joins.format(meeting='%s')} WHERE u.{qn('id')} = %s"
+    )
+
+
+@functools.cache
+def _members_sql() -> str:
+    """``_session_member_sql`` for several (meeting, user) pairs (PostgreSQL): each row
+    starts with the index of its pair; a pair whose user does not exist has none."""
+    qn = connection.ops.quote_name
+    columns, joins = _member_parts()
+    return (
+        f"SELECT j.i, {columns}"  # noqa: S608
+        " FROM unnest(%s::int[], %s::bigint[], %s::bigint[]) AS j(i, meeting, uid)"
+        f" JOIN {qn(get_user_model()._meta.db_table)} u ON u.{qn('id')} = j.uid"
+        f"{joins.format(meeting='j.meeting')}"
+    )
+
+
+def _session_members(pairs: list[tuple[int, int]]) -> list:
+    """``_session_member`` of each (meeting, user) pair, in one statement on PostgreSQL."""
+    if not pairs:
+        return []
+    if connection.vendor != "postgresql":
+        return [_session_member(meeting_id, user_id) for meeting_id, user_id in pairs]
+    (rows,) = plain.script(
+        [
+            (
+                _members_sql(),
+                [list(range(len(pairs))), [m for m, _u in pairs], [u for _m, u in pairs]],
+            )
+        ],
+        prepared=True,
+    )
+    out: list = [None] * len(pairs)
+    for row in rows:
+        i = row[0]
+        out[i] = _member_from_row(pairs[i][0], pairs[i][1], row[1:])
+    return out
 
 
 def _session_member(meeting_id: int, user_id: int):
@@ -207,7 +373,12 @@ def _session_member(meeting_id: int, user_id: int):
     (found,) = plain.script([(_session_member_sql(), [meeting_id, user_id])], prepared=True)
     if not found:
         return None
-    row = found[0]
+    return _member_from_row(meeting_id, user_id, found[0])
+
+
+def _member_from_row(meeting_id: int, user_id: int, row) -> tuple:
+    """``_session_member``'s answer from its statement's row (``_members_sql``'s too,
+    after its first column)."""
     n = len(_USER_FIELDS)
     db = connection.alias
     user_values = list(row[:n])
@@ -269,18 +440,7 @@ def stream_open(
     cursor the log cannot serve, ``welcome`` and ``resync``. ``fresh``: the participant
     was created by this connect (``wire.snapshot_for``'s)."""
     if after is None:
-        snapshot, seq = wire.snapshot_for(meeting_id, viewer, fresh=fresh)
-        _refresh(participant, snapshot)
-        welcome = {
-            "type": "welcome",
-            "protocol": PROTOCOL_VERSION,
-            "you": _you(participant, viewer),
-            "seq": seq,
-            "server_time": _now(),
-            "resumed": False,
-            "snapshot": snapshot,
-        }
-        return [welcome], seq
+        return _welcome(participant, viewer, *wire.snapshot_for(meeting_id, viewer, fresh=fresh))
     state, found = _resume_reads(participant.pk, meeting_id, after)
     participant.display_name, participant.muted, last_seq = state
     you = _you(participant, viewer)
@@ -309,6 +469,23 @@ def stream_open(
         welcome["seq"] = seq
         return [welcome, frame], seq
     return [welcome, *events], events[-1]["seq"] if events else after
+
+
+def _welcome(
+    participant: Participant, viewer: wire.Viewer, snapshot: dict, seq: int
+) -> tuple[list[dict], int]:
+    """A socket's first frames without a cursor: ``welcome`` with its snapshot."""
+    _refresh(participant, snapshot)
+    welcome = {
+        "type": "welcome",
+        "protocol": PROTOCOL_VERSION,
+        "you": _you(participant, viewer),
+        "seq": seq,
+        "server_time": _now(),
+        "resumed": False,
+        "snapshot": snapshot,
+    }
+    return [welcome], seq
 
 
 def _refresh(participant: Participant, snapshot: dict) -> None:

@@ -83,12 +83,49 @@ def _session_data(session_key: str) -> dict:
     return store_class().decode(rows[0][0]) if rows else {}
 
 
+@functools.cache
+def _sessions_sql() -> str:
+    model = import_module(DB_ENGINE).SessionStore.get_model_class()
+    meta, q = model._meta, connection.ops.quote_name
+    data, key, expires = (
+        q(meta.get_field(n).column) for n in ("session_data", "session_key", "expire_date")
+    )
+    return (
+        f"SELECT {key}, {data} FROM {q(meta.db_table)}"  # noqa: S608
+        f" WHERE {key} = ANY(%s) AND {expires} > %s"
+    )
+
+
+def batched_sessions() -> bool:
+    """Whether ``session_logins`` reads its sessions in one statement (PostgreSQL and the
+    database session engine); else it reads them one by one."""
+    return connection.vendor == "postgresql" and settings.SESSION_ENGINE == DB_ENGINE
+
+
+def session_logins(session_keys: list[str]) -> dict[str, tuple[object, int, str] | None]:
+    """``session_login`` of each of ``session_keys``, for the connects of a busy moment:
+    one statement for them all where ``batched_sessions``."""
+    if not batched_sessions():
+        return {key: session_login(key) for key in session_keys}
+    keys = [key for key in set(session_keys) if key and len(key) >= 8]
+    found: dict = {}
+    if keys:
+        now = connection.ops.adapt_datetimefield_value(timezone.now())
+        (rows,) = plain.script([(_sessions_sql(), [keys, now])], prepared=True)
+        store = import_module(DB_ENGINE).SessionStore()
+        found = {key: store.decode(data) for key, data in rows}
+    return {key: _login(found.get(key) or {}) for key in session_keys}
+
+
 def session_login(session_key: str | None) -> tuple[object, int, str] | None:
     """The ``(backend, user id, password hash)`` an unexpired session is logged in with,
     or None. One query with the database session engine."""
     if not session_key:
         return None
-    session = _session_data(session_key)
+    return _login(_session_data(session_key))
+
+
+def _login(session: dict) -> tuple[object, int, str] | None:
     raw_id, backend_path = session.get(SESSION_KEY), session.get(BACKEND_SESSION_KEY)
     if raw_id is None or backend_path is None:
         return None

@@ -533,6 +533,55 @@ def snapshot_for(
         atomic.__exit__(None, None, None)
 
 
+def snapshots_for(wanted: list[tuple[int, Viewer, bool]]) -> list[tuple[dict, int] | None]:
+    """``snapshot_for(meeting_id, viewer, fresh=fresh)`` of each of ``wanted``, for the
+    connects of a busy moment: on PostgreSQL the reads of all of them in one transaction,
+    each meeting's once and each viewer's own, in one round trip, and one more for the
+    boards not cached yet (built in the same transaction). None for one of a meeting that
+    has actions to load (or no longer exists), and for all of them elsewhere or inside a
+    transaction: the caller asks ``snapshot_for``."""
+    if not wanted or connection.vendor != "postgresql" or connection.in_atomic_block:
+        return [None] * len(wanted)
+    sql, names, converters = _meeting_sql(connection.vendor)
+    meeting_ids = sorted({meeting_id for meeting_id, _v, _f in wanted})
+    viewers = sorted({v.participant_id for _m, v, fresh in wanted if not fresh})
+    statements: list = [(_BEGIN, [])]
+    for meeting_id in meeting_ids:
+        statements += [
+            (sql, [meeting_id]),
+            (_participants_sql(), [meeting_id]),
+            (_action_ids_sql(), [meeting_id, "ended", *_OPEN_STATUSES]),
+        ]
+    statements += [(_mine_sql(), [pk, pk]) for pk in viewers]
+    per_meeting = {}
+    try:
+        found = plain.script(statements, prepared=True)[1:]
+        for k, meeting_id in enumerate(meeting_ids):
+            rows, people, actions = found[3 * k : 3 * k + 3]
+            if rows and not actions:
+                values = plain.convert(list(rows[0]), converters)
+                m = Meeting.from_db(connection.alias, names, values)
+                per_meeting[meeting_id] = (m, _participants(people))
+        # A board not cached yet is read in the same transaction as the rest.
+        boards = {pk: _BOARDS.get_or_build(m, _build_board) for pk, (m, _p) in per_meeting.items()}
+        plain.script([("COMMIT", [])], prepared=True)
+    except Exception:
+        _end_own_transaction()
+        raise
+    mine = dict(zip(viewers, found[3 * len(meeting_ids) :], strict=True))
+    out: list = []
+    for meeting_id, v, fresh in wanted:
+        read = per_meeting.get(meeting_id)
+        if read is None:
+            out.append(None)
+            continue
+        m, participants = read
+        mine_v = _mine(() if fresh else mine[v.participant_id])
+        snapshot = _snapshot(m, boards[meeting_id], v, mine_v, list(participants), [])
+        out.append((snapshot, m.last_seq))
+    return out
+
+
 def _snapshot(
     m: Meeting, board: _Board, v: Viewer, mine, participants: list[dict], action_ids: list[int]
 ) -> dict:

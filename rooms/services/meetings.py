@@ -454,6 +454,111 @@ def participant_join(
     return p
 
 
+def participants_join(
+    entries: list[tuple[Meeting, object, str]], into: list | None = None
+) -> dict[tuple[int, int], Participant]:
+    """``participant_join`` of several room members at once, each ``(meeting, user,
+    role)`` as the socket's connect read them (the meeting's id and room, the user, its
+    role in the room): the participant of each (meeting id, user id) pair, a new one
+    marked ``first_join``; a meeting that no longer exists has none.
+
+    The first joins of a busy moment (a meeting starting, every tab reconnecting) share
+    one transaction, of two round trips on PostgreSQL whatever their number: the meetings'
+    locks in id order (as every writer takes them), the participants that exist by now
+    (another socket of the same user may have joined since its connect read, under the
+    same lock) and keys for the others; then the new participants, their
+    ``participant.joined`` events, the meetings' seqs and the COMMIT. Elsewhere each runs
+    ``participant_join``."""
+    wanted: dict[tuple[int, int], tuple[Meeting, object, str]] = {}
+    for meeting, user, role in entries:
+        wanted.setdefault((meeting.pk, user.pk), (meeting, user, role))
+    if connection.vendor != "postgresql":
+        out = {}
+        for key, (meeting, user, role) in wanted.items():
+            try:
+                out[key] = participant_join(meeting=meeting, user=user, role=role, into=into)
+            except NotFound:
+                continue
+        return out
+    ids = sorted({meeting_id for meeting_id, _u in wanted})
+    out = {}
+    with transaction.atomic():
+        _begun, found, existing, keys = plain.script(
+            [
+                rows.begin_statement(),
+                (_locks_sql(), [ids]),
+                (_existing_sql(), [[m for m, _u in wanted], [u for _m, u in wanted]]),
+                rows._ids_sql(Participant, len(wanted)),
+            ],
+            prepared=True,
+        )
+        locked = {m.pk: m for m in rows._instances(Meeting, found)}
+        for m in locked.values():
+            del m.extra
+        db = connection.alias
+        for meeting_id, user_id, pk, name, muted, removed in existing:
+            out[(meeting_id, user_id)] = Participant.from_db(
+                db,
+                ["id", "meeting_id", "user_id", "display_name", "muted", "removed"],
+                [pk, meeting_id, user_id, name, bool(muted), bool(removed)],
+            )
+        deferred = rows.Deferred([pk for (pk,) in keys])
+        before = {pk: m.last_seq for pk, m in locked.items()}
+        events: dict[int, list[MeetingEvent]] = {}
+        for key, (_meeting, user, role) in wanted.items():
+            m = locked.get(key[0])
+            if key in out or m is None:
+                continue
+            p = Participant(meeting=m, user=user, display_name=user.public_name[:60])
+            deferred.add(p)
+            ctx = Ctx(meeting=m, actor=p, role=role)
+            ctx.emit("participant.joined", wire.participant_data(p, role))
+            events.setdefault(m.pk, []).extend(ctx.events)
+            p.first_join = True
+            out[key] = p
+        if events:
+            changed = [locked[pk] for pk in sorted(events)]
+            plain.script(
+                [
+                    deferred.take_statement(),
+                    *rows._last_seqs_sql(changed),
+                    rows._insert_sql(
+                        [e for pk in sorted(events) for e in events[pk]], rows.EVENT_FIELDS
+                    ),
+                    rows.commit_statement(),
+                ],
+                prepared=True,
+            )
+            rows.after_commit()
+            for m in changed:
+                broadcast.on_commit_publish(m.pk, events[m.pk], into)
+                # A join changes no board (see ``participant_join``).
+                transaction.on_commit(functools.partial(wire.board_unchanged, m, before[m.pk]))
+    return out
+
+
+@functools.cache
+def _locks_sql() -> str:
+    """``rows._lock_sql`` with the meetings' ids as one array (one statement's shape
+    whatever their number)."""
+    sql, _params = rows._lock_sql([0])
+    return sql.replace(f"IN ({rows._marks(1)})", "= ANY(%s)")
+
+
+@functools.cache
+def _existing_sql() -> str:
+    """The participants of (meeting, user) pairs given as two arrays (PostgreSQL)."""
+    qn = connection.ops.quote_name
+    p = Participant._meta
+    return (
+        f"SELECT p.{qn('meeting_id')}, p.{qn('user_id')}, p.{qn('id')},"  # noqa: S608
+        f" p.{qn('display_name')}, p.{qn('muted')}, p.{qn('removed')}"
+        f" FROM {qn(p.db_table)} p"
+        " JOIN unnest(%s::bigint[], %s::bigint[]) AS j(meeting, uid)"
+        f" ON p.{qn('meeting_id')} = j.meeting AND p.{qn('user_id')} = j.uid"
+    )
+
+
 _JOIN_FIELDS = ("meeting", "user", "display_name", "muted", "removed", "joined_at")
 
 

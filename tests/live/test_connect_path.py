@@ -325,17 +325,17 @@ async def test_a_first_join_is_one_database_call(ws, live_meeting, monkeypatch):
     """The socket joins the hub, then authorizes, writes the first join and reads its
     welcome in one database call (one thread hop), not one for the participant and
     another for the welcome."""
-    from rooms import consumers
+    from rooms import opener
 
     meeting, people = await sync_to_async(live_meeting)()
     calls: list[str] = []
-    real = consumers.database_call
+    real = opener.database_call
 
     def counting(fn):
         calls.append(fn.__name__)
         return real(fn)
 
-    monkeypatch.setattr(consumers, "database_call", counting)
+    monkeypatch.setattr(opener, "database_call", counting)
     sock = await ws(people["a"], meeting)
     assert calls == ["connection_open"]
     me = sock.welcome["you"]["participant_id"]
