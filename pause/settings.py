@@ -266,7 +266,7 @@ PAUSE_PG_PREPARED = env.bool("PAUSE_PG_PREPARED", default=True)
 # Batches of commands written at once per process on PostgreSQL (rooms/writer.py).
 PAUSE_WRITE_BATCHES = env.int("PAUSE_WRITE_BATCHES", default=2)
 # Batches of sockets' connects opened at once per process on PostgreSQL (rooms/opener.py).
-PAUSE_CONNECT_BATCHES = env.int("PAUSE_CONNECT_BATCHES", default=2)
+PAUSE_CONNECT_BATCHES = env.int("PAUSE_CONNECT_BATCHES", default=1)
 # The garbage collector's thresholds in the web processes (pause/asgi.py, tune_gc): three
 # integers, or empty for Python's own (700,10,10). Collecting less often keeps the full
 # collections, a pause of the whole process, rare.

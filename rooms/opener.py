@@ -47,7 +47,7 @@ class Opener:
         # leaving the others to the writer, resumes and snapshots.
         if hub_module._vendor() == "sqlite":
             return 1
-        return max(1, int(getattr(settings, "PAUSE_CONNECT_BATCHES", 2)))
+        return max(1, int(getattr(settings, "PAUSE_CONNECT_BATCHES", 1)))
 
     async def open(self, **job) -> tuple:
         """``selectors.connection_open(**job)``'s answer (it raises as that does), with
