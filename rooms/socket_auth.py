@@ -60,13 +60,16 @@ DB_ENGINE = "django.contrib.sessions.backends.db"
 
 
 @functools.cache
-def _session_sql() -> str:
+def _session_sql(many: bool = False) -> str:
+    """The read of an unexpired session's data by its key; ``many``: of the sessions of
+    an array of keys, each row with its key first."""
     model = import_module(DB_ENGINE).SessionStore.get_model_class()
     meta, q = model._meta, connection.ops.quote_name
     data, key, expires = (
         q(meta.get_field(n).column) for n in ("session_data", "session_key", "expire_date")
     )
-    return f"SELECT {data} FROM {q(meta.db_table)} WHERE {key} = %s AND {expires} > %s"  # noqa: S608
+    columns, match = (f"{key}, {data}", "= ANY(%s)") if many else (data, "= %s")
+    return f"SELECT {columns} FROM {q(meta.db_table)} WHERE {key} {match} AND {expires} > %s"  # noqa: S608
 
 
 def _session_data(session_key: str) -> dict:
@@ -81,19 +84,6 @@ def _session_data(session_key: str) -> dict:
     now = connection.ops.adapt_datetimefield_value(timezone.now())
     (rows,) = plain.script([(_session_sql(), [session_key, now])], prepared=True)
     return store_class().decode(rows[0][0]) if rows else {}
-
-
-@functools.cache
-def _sessions_sql() -> str:
-    model = import_module(DB_ENGINE).SessionStore.get_model_class()
-    meta, q = model._meta, connection.ops.quote_name
-    data, key, expires = (
-        q(meta.get_field(n).column) for n in ("session_data", "session_key", "expire_date")
-    )
-    return (
-        f"SELECT {key}, {data} FROM {q(meta.db_table)}"  # noqa: S608
-        f" WHERE {key} = ANY(%s) AND {expires} > %s"
-    )
 
 
 def batched_sessions() -> bool:
@@ -111,7 +101,7 @@ def session_logins(session_keys: list[str]) -> dict[str, tuple[object, int, str]
     found: dict = {}
     if keys:
         now = connection.ops.adapt_datetimefield_value(timezone.now())
-        (rows,) = plain.script([(_sessions_sql(), [keys, now])], prepared=True)
+        (rows,) = plain.script([(_session_sql(many=True), [keys, now])], prepared=True)
         store = import_module(DB_ENGINE).SessionStore()
         found = {key: store.decode(data) for key, data in rows}
     return {key: _login(found.get(key) or {}) for key in session_keys}
