@@ -8,13 +8,15 @@ page. Authors appear by name only (no internal ids).
 from __future__ import annotations
 
 import csv
+import datetime as dt
 import io
 import json
 
+from django.utils import timezone
 from django.utils.text import slugify
 from django.utils.translation import gettext as _
 
-from rooms.summaries import summary_display
+from rooms.summaries import _parse, summary_display
 
 FORMATS = {
     "md": "text/markdown; charset=utf-8",
@@ -52,9 +54,21 @@ def export(data: dict, fmt: str) -> tuple[str, str]:
     return render(data), FORMATS[fmt]
 
 
+def local_day(value) -> str:
+    """The day of a stored instant (ISO text or datetime) in the site's time zone, as the
+    pages show it: a meeting at 00:30 in Paris is on that day, not on UTC's eve."""
+    if isinstance(value, str):
+        value = _parse(value)
+    if isinstance(value, dt.datetime) and timezone.is_aware(value):
+        value = timezone.localdate(value)
+    elif isinstance(value, dt.datetime):
+        value = value.date()
+    return value.isoformat() if value else ""
+
+
 def filename(data: dict, fmt: str) -> str:
     meeting = data["meeting"]
-    day = (meeting.get("scheduled_at") or "")[:10]
+    day = local_day(meeting.get("scheduled_at"))
     stem = slugify(f"{meeting['title']} {day}") or f"meeting-{meeting['id']}"
     return f"{stem}.{fmt}"
 
@@ -188,7 +202,7 @@ def to_markdown(data: dict) -> str:
     f = s["figures"]
     lines = [f"# {_md(m['title'])}", ""]
     if m["scheduled_at"]:
-        lines += [_("Date: %(date)s") % {"date": m["scheduled_at"].date().isoformat()}, ""]
+        lines += [_("Date: %(date)s") % {"date": local_day(m["scheduled_at"])}, ""]
     if s.get("intro"):
         lines += [_md_block(s["intro"]), ""]
     lines += [

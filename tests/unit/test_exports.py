@@ -7,8 +7,8 @@ import json
 import pytest
 from django.urls import reverse
 
-from rooms.exports import _cell
-from rooms.models import Challenge
+from rooms.exports import _cell, local_day
+from rooms.models import Challenge, Summary
 from tests.unit.archive_scenario import (
     ANON_PAIRS,
     assert_anonymous,
@@ -122,3 +122,17 @@ def test_json_export_never_shows_anonymous_authors(client, s):
     anon_takeaway = next(t for t in data["takeaways"] if t["id"] == s.ids["take_anon"])
     assert anon_takeaway["author"] is None
     assert {t for t, _ in ANON_PAIRS} <= set(body.replace('"', "\n").splitlines())
+
+
+def test_exports_date_a_meeting_by_the_sites_time_zone(client, s, settings):
+    """A meeting at 00:30 in Paris (23:30 UTC the day before) is dated that day in the
+    Markdown and in the file's name, as the pages show it."""
+    settings.TIME_ZONE = "Europe/Paris"
+    summary = Summary.objects.get(meeting=s.meeting)
+    summary.data["meeting"]["scheduled_at"] = "2026-03-02T23:30:00Z"
+    summary.save(update_fields=["data"])
+    assert local_day("2026-03-02T23:30:00Z") == "2026-03-03"
+    response = _get(client, s, s.bob, "md")
+    assert response["Content-Disposition"].endswith('-2026-03-03.md"')
+    body = response.content.decode()
+    assert "2026-03-03" in body and "2026-03-02" not in body

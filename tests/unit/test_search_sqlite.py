@@ -6,6 +6,7 @@ import datetime as dt
 import pytest
 from django.db import connection
 from django.urls import reverse
+from django.utils import timezone
 
 from rooms.models import Challenge, Meeting, MeetingState, Summary
 from rooms.search import normalise_word, search
@@ -119,7 +120,8 @@ def test_filters_by_room_and_date(s):
     """A room filter and a date range narrow the results."""
     assert search(user=s.bob, query="tarifs", room_id=s.room.pk).hits
     assert search(user=s.bob, query="tarifs", room_id=s.room.pk + 999).hits == []
-    day = s.meeting.scheduled_at.date()
+    # The day as the site's time zone has it (the filter's): UTC's differs around midnight.
+    day = timezone.localdate(s.meeting.scheduled_at)
     assert search(user=s.bob, query="tarifs", date_from=day, date_to=day).hits
     later = day + dt.timedelta(days=2)
     assert search(user=s.bob, query="tarifs", date_from=later).hits == []
