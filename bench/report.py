@@ -500,11 +500,13 @@ FINDINGS = [
     " a meeting per batch): 0.39–0.40 ms of the web process's CPU per first join instead of"
     " 1.38–1.44, and 0.16–0.18 ms of PostgreSQL's instead of 0.63–0.67; a returning socket"
     " 0.21–0.22 ms instead of 0.77–0.81. Over sockets, 3,000 connects"
-    " (`--scenarios B --connect-only --rooms 300`): 0.6 ms of server CPU each instead of"
+    " (`PAUSE_CONNECT_BATCHES=N python -m bench.run --scenarios B --servers uvicorn-sansio"
+    " --connect-only --no-ceiling --rooms 300`): 0.6 ms of server CPU each instead of"
     " 2.3–2.4. One batch at a time is the default (`PAUSE_CONNECT_BATCHES=1`): two, three"
     " or four at once connected 3,000 sockets at 939, ~850 and ~860/s against 1,262–1,352/s"
-    " (the batches' Python and the event loop share one interpreter lock); batches of at"
-    " most 16, 32 and 64 connects: 1,175, 1,352 and 1,284/s (one run each).",
+    " (the batches' Python and the event loop share one interpreter lock); with"
+    " `rooms/opener.py`'s `MAX_BATCH` edited to 16, 32 and 64 connects: 1,175, 1,352 and"
+    " 1,284/s (one run each).",
     "- **B: 30% of the ceiling (26,477 against 89,357/s; target 25%).** Its 32,437/s step"
     " failed twice and the refining step at 26,484/s passed at p99 64 ms on its first run."
     " The session's first full run (commit `6871596`, before `--retries`) passed 21,624/s"
@@ -547,9 +549,8 @@ FINDINGS = [
     " difference; 8 and 16 database threads; four write batches at once; the write path's"
     " statements prepared with arrays (more CPU in the driver than PostgreSQL saved);"
     " `PREPARE`/`EXECUTE` inside the scripts. A leaner driver path (psycopg's `pq` layer"
-    " directly, pipelined prepared statements) measured 61 against 172 µs of CPU for five"
-    " statements in one round trip, but was not built: the connect batches took most of"
-    " what it would save there.",
+    " directly) cost about a third of the CPU for five pipelined statements in a throwaway"
+    " script, and was not built: the connect batches took most of what it would save.",
     "",
     "## Changes made for these figures",
     "",

@@ -59,12 +59,13 @@ def connection_open_many(jobs: list[dict], *, into: list | None = None) -> list:
     cookie share their statements: their sessions in one statement, their users,
     participants, roles and meetings in one, the first joins among them in one
     transaction (``services.participants_join``), and their snapshots' reads in one
-    transaction: four or five round trips for the batch instead of about five per socket,
-    and one transaction's commit for all its joins. A job the shared path does not fully
-    settle (no valid session, not a member, removed, a guest, a meeting gone, a resume, a
-    board not cached, or any error on the way) runs ``connection_open`` alone, which
-    answers it exactly as it would have without the batch."""
-    from rooms.socket_auth import batched_sessions, login_holds, session_logins
+    transaction (``wire.snapshots_for``): six round trips for the batch (seven when a
+    meeting's board is built) instead of about five per socket, and one commit for all
+    its joins. A job the shared path does not fully settle (no valid session, not a
+    member, removed, a guest, a meeting gone, or any error on the way) runs
+    ``connection_open`` alone, which answers it exactly as it would have without the
+    batch; a resume, or a meeting with actions to load, reads its frames alone."""
+    from rooms.socket_auth import batched_sessions
 
     out: list = [None] * len(jobs)
     shared = [
@@ -77,7 +78,7 @@ def connection_open_many(jobs: list[dict], *, into: list | None = None) -> list:
     settled: dict[int, tuple] = {}
     if shared:
         try:
-            answers = _open_shared([jobs[i] for i in shared], into, session_logins, login_holds)
+            answers = _open_shared([jobs[i] for i in shared], into)
             settled = {shared[k]: answer for k, answer in answers.items()}
         except Exception:
             log.exception("a batch of %d connects failed; opening them one by one", len(shared))
@@ -100,11 +101,11 @@ def _authenticated(user) -> bool:
     return user is not None and user.is_authenticated
 
 
-def _open_shared(
-    jobs: list[dict], into: list | None, session_logins, login_holds
-) -> dict[int, tuple]:
+def _open_shared(jobs: list[dict], into: list | None) -> dict[int, tuple]:
     """The answers of the ``jobs`` the shared path settles, by index (see
     ``connection_open_many``)."""
+    from rooms.socket_auth import login_holds, session_logins
+
     logins = session_logins([job["session_key"] for job in jobs])
     wanted = [
         (i, job["meeting_id"], login)
@@ -339,11 +340,9 @@ def _members_sql() -> str:
 
 
 def _session_members(pairs: list[tuple[int, int]]) -> list:
-    """``_session_member`` of each (meeting, user) pair, in one statement on PostgreSQL."""
+    """``_session_member`` of each (meeting, user) pair, in one statement (PostgreSQL)."""
     if not pairs:
         return []
-    if connection.vendor != "postgresql":
-        return [_session_member(meeting_id, user_id) for meeting_id, user_id in pairs]
     (rows,) = plain.script(
         [
             (

@@ -117,6 +117,33 @@ def test_a_batch_answers_each_connect_as_it_would_alone(live_meeting, member_fac
 
 
 @live_db
+def test_joins_together_write_each_member_once(live_meeting, member_factory):
+    """``services.participants_join``: one participant and one ``participant.joined``
+    each, however often a member is asked for, the seqs in a row; a meeting gone meanwhile
+    has none."""
+    meeting, people = live_meeting()
+    gone = live_meeting()[0]
+    newcomer = member_factory(gone.room)
+    Meeting.objects.filter(pk=gone.pk).delete()
+    cursor = meeting.last_seq
+    a, b = people["a"], people["b"]
+    into: list = []
+    entries = [(meeting, a, "member"), (meeting, b, "member"), (meeting, a, "member")]
+    entries.append((gone, newcomer, "member"))
+    joined = services.participants_join(entries, into=into)
+    assert set(joined) == {(meeting.pk, a.pk), (meeting.pk, b.pk)}
+    assert all(p.first_join for p in joined.values())
+    assert Participant.objects.filter(meeting=meeting, user__in=[a, b]).count() == 2
+    events = MeetingEvent.objects.filter(meeting=meeting, seq__gt=cursor).order_by("seq")
+    assert [(e.seq, e.data["id"]) for e in events] == [
+        (cursor + 1, joined[(meeting.pk, a.pk)].pk),
+        (cursor + 2, joined[(meeting.pk, b.pk)].pk),
+    ]
+    assert Meeting.objects.get(pk=meeting.pk).last_seq == cursor + 2
+    assert [e["seq"] for _m, events in into for e in events] == [cursor + 1, cursor + 2]
+
+
+@live_db
 @pg_only
 def test_a_batch_of_first_joins_costs_the_same_round_trips_whatever_its_size(
     live_meeting, member_factory
